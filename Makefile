@@ -1,0 +1,36 @@
+# The one entry point: make run, make test, make check, make bench.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test check lint typecheck bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/pilothouse serve
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: setup
+	$(BIN)/mypy src
+
+check: lint typecheck test
+
+bench: setup
+	$(BIN)/python bench/gateway_overhead.py
+
+clean:
+	rm -rf $(VENV) .pilothouse .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""``python -m pilothouse``."""
+
+from pilothouse.cli.main import main
+
+main()

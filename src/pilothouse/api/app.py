@@ -1,0 +1,50 @@
+"""The ASGI application factory. No business logic lives here: routes call services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from pilothouse.api.correlation import CorrelationMiddleware
+from pilothouse.api.errors import on_http_exception, on_pilothouse_error, on_unexpected
+from pilothouse.api.routes import conversations, responses, system
+from pilothouse.errors import PilothouseError
+from pilothouse.settings import Settings
+from pilothouse.wiring import Services, build_services
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    """The Pilothouse app over ``services`` (built from ``settings`` when omitted)."""
+    if services is None:
+        services = build_services(settings or Settings())
+    ready = services
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await ready.start()
+        try:
+            yield
+        finally:
+            await ready.close()
+
+    app = Starlette(
+        routes=[*responses.routes, *conversations.routes, *system.routes],
+        middleware=[Middleware(CorrelationMiddleware)],
+        exception_handlers={
+            PilothouseError: on_pilothouse_error,
+            HTTPException: on_http_exception,
+            Exception: on_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory`` (each worker builds its own graph from env)."""
+    return create_app(Settings())

@@ -1,0 +1,196 @@
+"""A provider for any upstream that speaks the Responses API over HTTP.
+
+OpenAI, OpenAI-compatible servers and Azure OpenAI / Foundry differ only in where the
+endpoint is and how requests authenticate, so one client serves all three; the
+differences live in :mod:`pilothouse.runtime.providers.auth` and in the URL given here.
+aiohttp is the client because it costs a fraction of httpx's CPU per call (see
+``bench/RESULTS.md``), and this is the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from pilothouse.errors import UpstreamError
+from pilothouse.protocol.resource import normalize_usage
+from pilothouse.runtime.providers.auth import Auth
+from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
+from pilothouse.runtime.providers.sse import iter_sse
+
+_LIFECYCLE = frozenset({"response.created", "response.in_progress", "response.queued"})
+_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+class ResponsesHTTPProvider:
+    """Calls ``POST {url}`` with Responses bodies. See the module docstring."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        auth: Auth,
+        *,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = 600.0,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.auth = auth
+        self.query = query or {}
+        self.headers = {"content-type": "application/json", **(headers or {})}
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=10)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=512, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self.timeout, auto_decompress=True
+            )
+        return self._session
+
+    async def _headers(self, request: ModelRequest) -> dict[str, str]:
+        return {**self.headers, **request.headers, **await self.auth.headers()}
+
+    async def complete(self, request: ModelRequest) -> ModelResult:
+        """One non-streaming call."""
+        body = orjson.dumps(request.to_body(stream=False))
+        payload = await self._post(self.url, body, await self._headers(request))
+        return result_from_response(payload)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent | ModelResult]:
+        """One streaming call, relaying item events and ending with the result."""
+        body = orjson.dumps(request.to_body(stream=True))
+        headers = {**await self._headers(request), "accept": "text/event-stream"}
+        try:
+            async with self._client().post(
+                self.url, data=body, headers=headers, params=self.query
+            ) as resp:
+                if resp.status >= 400:
+                    raise _error_from(resp.status, await resp.read(), resp.headers)
+                async for event in iter_sse(resp.content):
+                    kind = event.get("type", "")
+                    if kind in _LIFECYCLE:
+                        continue
+                    if kind in _TERMINAL:
+                        yield result_from_response(event.get("response") or {})
+                        return
+                    if kind == "error":
+                        raise _stream_error(event)
+                    event.pop("sequence_number", None)
+                    yield event
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise _connection_error(self.name, exc) from None
+        raise UpstreamError(
+            f"Upstream '{self.name}' ended the stream without a terminal event.",
+            code="upstream_stream_truncated",
+        )
+
+    async def count_input_tokens(self, request: ModelRequest) -> int:
+        """Asks the upstream's ``/responses/input_tokens``."""
+        body = request.to_body(stream=False)
+        body.pop("store", None)
+        url = self.url.rstrip("/") + "/input_tokens"
+        payload = await self._post(url, orjson.dumps(body), await self._headers(request))
+        return int(payload.get("input_tokens", 0))
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        try:
+            async with self._client().post(
+                url, data=body, headers=headers, params=self.query
+            ) as resp:
+                raw = await resp.read()
+                if resp.status >= 400:
+                    raise _error_from(resp.status, raw, resp.headers)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise _connection_error(self.name, exc) from None
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise UpstreamError(
+                f"Upstream '{self.name}' answered with invalid JSON.", code="upstream_bad_response"
+            ) from None
+        if not isinstance(payload, dict):
+            raise UpstreamError(
+                f"Upstream '{self.name}' answered with a non-object.", code="upstream_bad_response"
+            )
+        return payload
+
+    async def aclose(self) -> None:
+        """Close the connection pool and the credential."""
+        if self._session is not None:
+            await self._session.close()
+        await self.auth.aclose()
+
+
+def result_from_response(payload: dict[str, Any]) -> ModelResult:
+    """A ModelResult from an upstream Response object."""
+    return ModelResult(
+        output=list(payload.get("output") or []),
+        usage=normalize_usage(payload.get("usage")),
+        status=payload.get("status") or "completed",
+        incomplete_details=payload.get("incomplete_details"),
+        error=payload.get("error"),
+        model=payload.get("model"),
+    )
+
+
+def _error_from(status: int, raw: bytes, headers: Any) -> UpstreamError:
+    """Map an upstream error response onto our envelope, keeping ``retry-after``."""
+    try:
+        error = orjson.loads(raw).get("error") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        error = {}
+    if not isinstance(error, dict):
+        error = {"message": str(error)}
+    message = error.get("message") or f"Upstream returned HTTP {status}."
+    return UpstreamError(
+        message,
+        status=status if status in (400, 401, 403, 404, 409, 422, 429) or status >= 500 else 502,
+        type=error.get("type") or ("rate_limit_error" if status == 429 else None),
+        param=error.get("param"),
+        code=error.get("code") or ("rate_limit_exceeded" if status == 429 else "upstream_error"),
+        retry_after=_retry_after(headers),
+    )
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return float(value) / 1000
+        except ValueError:
+            return None
+    value = headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _stream_error(event: dict[str, Any]) -> UpstreamError:
+    error = event.get("error") if isinstance(event.get("error"), dict) else event
+    return UpstreamError(
+        str(error.get("message") or "Upstream stream error."),
+        code=error.get("code") or "upstream_error",
+        param=error.get("param"),
+    )
+
+
+def _connection_error(name: str, exc: BaseException) -> UpstreamError:
+    if isinstance(exc, asyncio.TimeoutError):
+        return UpstreamError(
+            f"Upstream '{name}' timed out.", status=504, code="upstream_timeout", retry_after=1
+        )
+    return UpstreamError(
+        f"Upstream '{name}' could not be reached: {type(exc).__name__}.",
+        status=502,
+        code="upstream_unreachable",
+        retry_after=1,
+    )

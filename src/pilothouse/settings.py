@@ -1,0 +1,116 @@
+"""Typed settings, built once at the composition root (``wiring.py``) and passed down.
+
+Every field can come from a ``PILOTHOUSE_<FIELD>`` environment variable; the CLI flags of
+``pilothouse serve`` override them. Model providers and the routing table come from a
+YAML file (``providers_file``) or from the convenience variables ``OPENAI_API_KEY`` /
+``PILOTHOUSE_OPENAI_API_KEY``; with neither, the offline scripted model serves every
+model name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ProviderKind = Literal["openai", "azure", "openai-compatible", "scripted"]
+
+
+class ProviderConfig(BaseModel):
+    """One upstream model provider.
+
+    ``api_key`` may be a literal key or a reference, ``env:NAME`` or ``file:PATH``, which is
+    resolved when the provider is built so that the bundle and files stay free of secrets.
+    """
+
+    name: str
+    kind: ProviderKind
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    auth: Literal["bearer", "api-key", "entra"] = "bearer"
+    api_version: str | None = None
+    entra_scope: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    models: dict[str, str] = Field(
+        default_factory=dict,
+        description="Public model name -> upstream model (the deployment name on Azure).",
+    )
+    timeout_s: float = 600.0
+    script: Path | None = None
+
+
+class RouteConfig(BaseModel):
+    """Maps public model names (shell-style globs) to a provider, first match wins."""
+
+    match: str
+    provider: str
+
+
+class Settings(BaseSettings):
+    """Everything a Pilothouse process needs to start."""
+
+    model_config = SettingsConfigDict(env_prefix="PILOTHOUSE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    store: str = "sqlite:///./.pilothouse/pilothouse.db"
+    bundle: Path | None = None
+    log_level: str = "warning"
+    providers_file: Path | None = None
+    providers: list[ProviderConfig] = Field(default_factory=list)
+    routes: list[RouteConfig] = Field(default_factory=list)
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("PILOTHOUSE_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str = "https://api.openai.com/v1"
+    max_request_bytes: int = 16 * 1024 * 1024
+    background_workers: int = 16
+
+    def resolved_providers(self) -> tuple[list[ProviderConfig], list[RouteConfig]]:
+        """The providers and routes in force, with the file and defaults folded in.
+
+        Order of precedence: explicit ``providers``/``routes``, then ``providers_file``, then
+        an OpenAI key if one is set; the scripted model always exists as ``scripted`` and
+        is the catch-all route when nothing else claims ``*``.
+        """
+        providers = list(self.providers)
+        routes = list(self.routes)
+        if self.providers_file is not None:
+            raw = yaml.safe_load(self.providers_file.read_text()) or {}
+            providers += [ProviderConfig.model_validate(p) for p in raw.get("providers", [])]
+            routes += [RouteConfig.model_validate(r) for r in raw.get("routes", [])]
+        names = {p.name for p in providers}
+        if self.openai_api_key is not None and "openai" not in names:
+            providers.append(
+                ProviderConfig(
+                    name="openai",
+                    kind="openai",
+                    base_url=self.openai_base_url,
+                    api_key=self.openai_api_key,
+                )
+            )
+            routes.append(RouteConfig(match="*", provider="openai"))
+        if "scripted" not in {p.name for p in providers}:
+            providers.append(ProviderConfig(name="scripted", kind="scripted"))
+        if not any(r.match == "*" for r in routes):
+            routes.append(RouteConfig(match="*", provider="scripted"))
+        return providers, routes
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The store URL with the async driver SQLAlchemy needs."""
+        return to_async_url(self.store)
+
+
+def to_async_url(url: str) -> str:
+    """Rewrite ``sqlite://`` and ``postgresql://`` URLs to their async drivers."""
+    if url.startswith("sqlite:///") or url == "sqlite://":
+        return "sqlite+aiosqlite" + url[len("sqlite") :]
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,172 @@
+"""The store boundary: what the runtime persists and how it reads it back.
+
+Records carry their wire JSON as text (``resource``, ``items``) so that reads can be
+served without re-encoding, and every persisted shape carries a ``schema_version``.
+Everything is scoped by ``tenant``: an id from another tenant is indistinguishable from
+an id that does not exist.
+
+Contract for implementers:
+
+* Writes are atomic; a method that returns has made its change durable.
+* ``update_response`` is conditional on the current status, so that a cancel and a
+  completion racing each other resolve to exactly one winner.
+* ``claim_idempotency`` is atomic across processes (a unique key, not a read-then-write).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+RESPONSE_SCHEMA_VERSION = 1
+
+
+@dataclass(slots=True)
+class StoredResponse:
+    """One response as persisted."""
+
+    id: str
+    tenant: str
+    created_at: int
+    status: str
+    model: str
+    resource: str
+    input_items: str
+    previous_response_id: str | None = None
+    conversation_id: str | None = None
+    background: bool = False
+    schema_version: int = RESPONSE_SCHEMA_VERSION
+
+
+@dataclass(slots=True)
+class StoredConversation:
+    """A conversation's header; its items live apart."""
+
+    id: str
+    tenant: str
+    created_at: int
+    metadata: str
+
+
+@dataclass(slots=True)
+class ItemPage:
+    """One page of a list endpoint."""
+
+    items: list[dict[str, Any]]
+    has_more: bool
+
+
+@dataclass(slots=True)
+class IdempotencyRecord:
+    """An earlier request made with the same idempotency key."""
+
+    body_digest: str
+    response_id: str
+    state: str
+    created_at: int
+
+
+class Store(Protocol):
+    """Persistence for responses, conversations and idempotency keys."""
+
+    async def start(self) -> None:
+        """Open connections and bring the schema to the current revision."""
+        ...
+
+    async def close(self) -> None:
+        """Close connections."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the store cannot answer a trivial query."""
+        ...
+
+    async def insert_response(
+        self, record: StoredResponse, conversation_items: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Persist a new response; append ``conversation_items`` to its conversation."""
+        ...
+
+    async def update_response(
+        self,
+        record: StoredResponse,
+        from_statuses: frozenset[str],
+        conversation_items: list[dict[str, Any]] | None = None,
+    ) -> bool:
+        """Replace a response if its stored status is in ``from_statuses``."""
+        ...
+
+    async def get_response(self, tenant: str, response_id: str) -> StoredResponse | None:
+        """The response, or None."""
+        ...
+
+    async def delete_response(self, tenant: str, response_id: str) -> bool:
+        """Delete the response; False if it did not exist."""
+        ...
+
+    async def response_chain(self, tenant: str, response_id: str) -> list[StoredResponse]:
+        """The response and its ``previous_response_id`` ancestors, oldest first."""
+        ...
+
+    async def create_conversation(
+        self, record: StoredConversation, items: list[dict[str, Any]]
+    ) -> None:
+        """Persist a new conversation with its first items."""
+        ...
+
+    async def get_conversation(self, tenant: str, conversation_id: str) -> StoredConversation | None:
+        """The conversation, or None."""
+        ...
+
+    async def update_conversation(
+        self, tenant: str, conversation_id: str, metadata: str
+    ) -> StoredConversation | None:
+        """Replace the metadata; None if the conversation does not exist."""
+        ...
+
+    async def delete_conversation(self, tenant: str, conversation_id: str) -> bool:
+        """Delete the conversation and its items."""
+        ...
+
+    async def append_items(
+        self, tenant: str, conversation_id: str, items: list[dict[str, Any]]
+    ) -> bool:
+        """Append items in order; False if the conversation does not exist."""
+        ...
+
+    async def list_items(
+        self, tenant: str, conversation_id: str, *, after: str | None, limit: int, order: str
+    ) -> ItemPage:
+        """A page of items; ``after`` is an item id, ``order`` is ``asc`` or ``desc``."""
+        ...
+
+    async def all_items(self, tenant: str, conversation_id: str) -> list[dict[str, Any]]:
+        """Every item of the conversation, oldest first."""
+        ...
+
+    async def get_item(
+        self, tenant: str, conversation_id: str, item_id: str
+    ) -> dict[str, Any] | None:
+        """One item, or None."""
+        ...
+
+    async def delete_item(self, tenant: str, conversation_id: str, item_id: str) -> bool:
+        """Delete one item; False if it did not exist."""
+        ...
+
+    async def claim_idempotency(
+        self, tenant: str, key: str, body_digest: str, response_id: str, now: int
+    ) -> IdempotencyRecord | None:
+        """Claim ``key`` for a new request; return the earlier record if already claimed.
+
+        A claim left ``in_flight`` for longer than the store's stale window is taken over.
+        """
+        ...
+
+    async def finish_idempotency(self, tenant: str, key: str) -> None:
+        """Mark the key's request as done (its response can be replayed)."""
+        ...
+
+    async def release_idempotency(self, tenant: str, key: str) -> None:
+        """Forget the key (its request failed, so a retry may run again)."""
+        ...

@@ -1,0 +1,76 @@
+"""Tables of the SQL store (SQLAlchemy Core), one definition for SQLite and PostgreSQL.
+
+JSON documents are stored as text: they are written once, read back whole and sent on
+the wire unchanged, so the database never needs to look inside them. Changes to this
+file go with an Alembic revision in ``migrations/versions``; ``HEAD_REVISION`` names the
+newest one so that start-up can skip Alembic when the schema is current.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+HEAD_REVISION = "0001"
+
+metadata = MetaData()
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("model", String(256), nullable=False),
+    Column("background", Boolean, nullable=False, default=False),
+    Column("previous_response_id", String(64)),
+    Column("conversation_id", String(64)),
+    Column("schema_version", Integer, nullable=False),
+    Column("resource", Text, nullable=False),
+    Column("input_items", Text, nullable=False),
+    Index("ix_responses_tenant_created", "tenant", "created_at"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("next_position", BigInteger, nullable=False, default=0),
+)
+
+conversation_items = Table(
+    "conversation_items",
+    metadata,
+    Column("conversation_id", String(64), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("item_id", String(64), nullable=False),
+    Column("item", Text, nullable=False),
+    PrimaryKeyConstraint("conversation_id", "position"),
+    Index("ux_conversation_items_item", "conversation_id", "item_id", unique=True),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant", String(64), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("body_digest", String(64), nullable=False),
+    Column("response_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant", "key"),
+)
