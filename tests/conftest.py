@@ -13,7 +13,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,12 +166,16 @@ def server(
 
 
 @pytest.fixture
-def client(server: ServerThread) -> openai.OpenAI:
+def client(server: ServerThread) -> Iterator[openai.OpenAI]:
     """The official synchronous SDK pointed at the server (no retries, to see errors)."""
-    return openai.OpenAI(base_url=server.base_url, api_key="test-key", max_retries=0)
+    with openai.OpenAI(base_url=server.base_url, api_key="test-key", max_retries=0) as sdk:
+        yield sdk
 
 
 @pytest.fixture
-def aclient(server: ServerThread) -> openai.AsyncOpenAI:
+async def aclient(server: ServerThread) -> AsyncIterator[openai.AsyncOpenAI]:
     """The official async SDK pointed at the server."""
-    return openai.AsyncOpenAI(base_url=server.base_url, api_key="test-key", max_retries=0)
+    async with openai.AsyncOpenAI(
+        base_url=server.base_url, api_key="test-key", max_retries=0
+    ) as sdk:
+        yield sdk

@@ -75,9 +75,26 @@ class ResponseService:
             if key is not None:
                 await self.store.release_idempotency(context.tenant, key)
             raise
-        if key is not None and not isinstance(outcome, Streamed):
-            await self.store.finish_idempotency(context.tenant, key)
+        if key is None:
+            return outcome
+        if isinstance(outcome, Streamed):
+            return Streamed(self._settle_key(outcome.frames, turn, key))
+        await self.store.finish_idempotency(context.tenant, key)
         return outcome
+
+    async def _settle_key(
+        self, frames: AsyncIterator[bytes], turn: Turn, key: str
+    ) -> AsyncIterator[bytes]:
+        """Mark a streamed request's key done once its response is stored, else release it."""
+        tenant = turn.context.tenant
+        try:
+            async for frame in frames:
+                yield frame
+        finally:
+            if await self.store.get_response(tenant, turn.id) is not None:
+                await self.store.finish_idempotency(tenant, key)
+            else:
+                await self.store.release_idempotency(tenant, key)
 
     async def _prepare(self, request: CreateResponse, context: RequestContext) -> Turn:
         if not request.model:

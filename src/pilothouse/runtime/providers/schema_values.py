@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 IDENTIFIER = re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d{1,9}\b")
+_IDENTIFIER_NAME = re.compile(r"(^|_)(id|key|ref|number|ticket|incident|case|issue|order)$")
 
 _FORMATS = {
     "date-time": "2026-01-01T00:00:00Z",
@@ -106,7 +107,7 @@ class _Generator:
     def _string(self, schema: dict[str, Any], name: str, depth: int) -> str:
         if schema.get("format") in _FORMATS:
             text = _FORMATS[schema["format"]]
-        elif self.hints.identifiers and re.search(r"(^|_)(id|key|ref|number)$", name.lower()):
+        elif self.hints.identifiers and _IDENTIFIER_NAME.search(name.lower()):
             text = self.hints.identifiers[0]
         elif self.hints.text and name.lower() in ("query", "q", "text", "question", "search"):
             text = self.hints.text
