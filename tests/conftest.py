@@ -50,7 +50,7 @@ def _no_outbound_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _postgres_available() -> str | None:
     """None when PostgreSQL answers, else the reason it does not."""
-    import asyncpg  # noqa: PLC0415
+    import asyncpg
 
     async def probe() -> None:
         conn = await asyncpg.connect(POSTGRES_URL, timeout=3)
@@ -64,7 +64,7 @@ def _postgres_available() -> str | None:
 
 
 def _admin(statement: str) -> None:
-    import asyncpg  # noqa: PLC0415
+    import asyncpg
 
     async def run() -> None:
         conn = await asyncpg.connect(POSTGRES_URL)

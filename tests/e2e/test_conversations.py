@@ -34,9 +34,12 @@ def test_items_create_list_retrieve_delete(client: openai.OpenAI) -> None:
     assert [item.content[0].text for item in added.data] == [f"m{i}" for i in range(5)]  # type: ignore[union-attr]
     newest_first = client.conversations.items.list(conversation.id, limit=2)
     assert newest_first.has_more
-    texts = [item.content[0].text for item in client.conversations.items.list(  # type: ignore[union-attr]
-        conversation.id, limit=2
-    )]
+    texts = [
+        item.content[0].text
+        for item in client.conversations.items.list(  # type: ignore[union-attr]
+            conversation.id, limit=2
+        )
+    ]
     assert texts == ["m4", "m3", "m2", "m1", "m0"]
     oldest_first = [
         item.content[0].text  # type: ignore[union-attr]
@@ -59,7 +62,9 @@ def test_response_in_conversation_prepends_and_appends(client: openai.OpenAI) ->
     conversation = client.conversations.create(
         items=[{"type": "message", "role": "user", "content": "My name is Ada."}]
     )
-    first = client.responses.create(model="m", input="What is my name?", conversation=conversation.id)
+    first = client.responses.create(
+        model="m", input="What is my name?", conversation=conversation.id
+    )
     assert first.conversation is not None and first.conversation.id == conversation.id
     items = list(client.conversations.items.list(conversation.id, order="asc"))
     roles = [(i.type, getattr(i, "role", None)) for i in items]

@@ -73,7 +73,9 @@ def test_failed_request_releases_its_key(client: openai.OpenAI, upstream: FakeUp
     upstream.fail(500)
     with pytest.raises(openai.InternalServerError):
         client.responses.create(model="upstream/gpt-4o-mini", input="x", extra_headers=headers)
-    retried = client.responses.create(model="upstream/gpt-4o-mini", input="x", extra_headers=headers)
+    retried = client.responses.create(
+        model="upstream/gpt-4o-mini", input="x", extra_headers=headers
+    )
     assert retried.status == "completed"
 
 
@@ -134,8 +136,12 @@ def test_background_stream_can_be_followed_and_resumed(
     http: httpx.Client, upstream: FakeUpstream
 ) -> None:
     upstream.latency_s = 0.3
-    body = {"model": "upstream/gpt-4o-mini", "input": "bg stream", "stream": True,
-            "background": True}
+    body = {
+        "model": "upstream/gpt-4o-mini",
+        "input": "bg stream",
+        "stream": True,
+        "background": True,
+    }
     live = stream_events(http, "POST", "/v1/responses", json=body)
     assert live[0]["type"] == "response.created"
     assert live[-1]["type"] == "response.completed"

@@ -123,7 +123,9 @@ def test_delete(client: openai.OpenAI, http: httpx.Client) -> None:
 
 def test_function_call_round_trip(client: openai.OpenAI) -> None:
     first = client.responses.create(
-        model="m", input="What's the weather in Paris?", tools=[WEATHER]  # type: ignore[list-item]
+        model="m",
+        input="What's the weather in Paris?",
+        tools=[WEATHER],  # type: ignore[list-item]
     )
     assert first.status == "completed"
     call = first.output[0]
@@ -145,7 +147,10 @@ def test_parallel_tool_calls_and_forced_choice(client: openai.OpenAI) -> None:
     both = client.responses.create(model="m", input="x", tools=[WEATHER, other])  # type: ignore[list-item]
     assert [o.name for o in both.output if o.type == "function_call"] == ["get_weather", "get_time"]
     one = client.responses.create(
-        model="m", input="x", tools=[WEATHER, other], parallel_tool_calls=False  # type: ignore[list-item]
+        model="m",
+        input="x",
+        tools=[WEATHER, other],
+        parallel_tool_calls=False,  # type: ignore[list-item]
     )
     assert [o.type for o in one.output] == ["function_call"]
     forced = client.responses.create(
@@ -171,7 +176,9 @@ def test_json_schema_format_yields_valid_json(client: openai.OpenAI) -> None:
     response = client.responses.create(
         model="m",
         input="Triage INC-42",
-        text={"format": {"type": "json_schema", "name": "triage", "schema": schema, "strict": True}},
+        text={
+            "format": {"type": "json_schema", "name": "triage", "schema": schema, "strict": True}
+        },
     )
     data = json.loads(response.output_text)
     jsonschema.validate(data, schema)
@@ -193,9 +200,12 @@ def test_input_items_paginate_in_both_orders(client: openai.OpenAI) -> None:
     response = client.responses.create(model="m", input=items)  # type: ignore[arg-type]
     page = client.responses.input_items.list(response.id, limit=3)
     assert len(page.data) == 3 and page.has_more
-    texts = [item.content[0].text for item in client.responses.input_items.list(  # type: ignore[union-attr]
-        response.id, limit=3
-    )]
+    texts = [
+        item.content[0].text
+        for item in client.responses.input_items.list(  # type: ignore[union-attr]
+            response.id, limit=3
+        )
+    ]
     assert texts == [f"message {i}" for i in range(6, -1, -1)]
     ascending = client.responses.input_items.list(response.id, order="asc", limit=2)
     texts = [item.content[0].text for item in ascending]  # type: ignore[union-attr]

@@ -85,7 +85,9 @@ def test_stream_helper_with_text(client: openai.OpenAI) -> None:
 
 def test_stream_helper_with_function_call(client: openai.OpenAI) -> None:
     with client.responses.stream(
-        model="m", input="Weather in Oslo?", tools=[WEATHER]  # type: ignore[list-item]
+        model="m",
+        input="Weather in Oslo?",
+        tools=[WEATHER],  # type: ignore[list-item]
     ) as stream:
         argument_deltas = [
             e.delta for e in stream if e.type == "response.function_call_arguments.delta"

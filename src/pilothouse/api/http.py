@@ -33,7 +33,9 @@ async def json_body(request: Request) -> Any:
         raise error
     raw = await request.body()
     if not raw:
-        raise InvalidRequest("The request body is empty; expected a JSON object.", code="invalid_json")
+        raise InvalidRequest(
+            "The request body is empty; expected a JSON object.", code="invalid_json"
+        )
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -91,12 +93,13 @@ def page(result: ItemPage) -> dict[str, Any]:
 
 
 def paging(request: Request) -> tuple[str | None, int, str]:
-    """``after``, ``limit`` (1–100, default 20) and ``order`` (default desc) from the query."""
+    """``after``, ``limit`` (1 to 100, default 20) and ``order`` (default desc) from the query."""
     query = request.query_params
     raw_limit = query.get("limit", "20")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
         raise InvalidRequest(
-            "Invalid 'limit': expected an integer between 1 and 100.", param="limit",
+            "Invalid 'limit': expected an integer between 1 and 100.",
+            param="limit",
             code="invalid_value",
         )
     order = query.get("order", "desc")

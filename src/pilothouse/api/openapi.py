@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from pydantic import BaseModel
+
 from pilothouse import __version__
 from pilothouse.protocol.requests import (
     CreateConversation,
@@ -62,7 +64,7 @@ def _op(summary: str, body: type[Any] | None = None, stream: bool = False) -> di
 @cache
 def openapi_document() -> dict[str, Any]:
     """The document (built once per process)."""
-    models = [
+    models: list[type[BaseModel]] = [
         CreateResponse,
         InputTokensRequest,
         CreateConversation,
@@ -78,9 +80,7 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "Pilothouse", "version": __version__},
         "paths": {
             "/v1/responses": {"post": _op("Create a response", CreateResponse, stream=True)},
-            "/v1/responses/input_tokens": {
-                "post": _op("Count input tokens", InputTokensRequest)
-            },
+            "/v1/responses/input_tokens": {"post": _op("Count input tokens", InputTokensRequest)},
             rid: {
                 "get": _op("Retrieve a response or replay its stream", stream=True),
                 "delete": _op("Delete a response"),

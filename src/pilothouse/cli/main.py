@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -59,7 +59,7 @@ def serve(
 
 def _migrate(settings: Settings) -> None:
     """Bring the store to the newest schema once, before any worker starts."""
-    from pilothouse.storage.sql.store import SQLStore  # noqa: PLC0415 - keep --help fast
+    from pilothouse.storage.sql.store import SQLStore
 
     async def go() -> None:
         store = SQLStore(settings.sqlalchemy_url)
@@ -72,7 +72,7 @@ def _migrate(settings: Settings) -> None:
 
 
 def _announce(settings: Settings) -> None:
-    providers, routes = settings.resolved_providers()
+    _, routes = settings.resolved_providers()
     default = next((r.provider for r in routes if r.match == "*"), "scripted")
     typer.echo(
         f"Pilothouse listening on http://{settings.host}:{settings.port}/v1 "
@@ -83,26 +83,26 @@ def _announce(settings: Settings) -> None:
 
 
 def _run(settings: Settings) -> None:
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    common = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": settings.log_level,
-        "access_log": False,
-        "loop": "uvloop",
-        "http": "httptools",
-        "lifespan": "on",
-        "timeout_graceful_shutdown": 10,
-    }
-    if settings.workers > 1:
-        uvicorn.run(
-            "pilothouse.api.app:app_from_env", factory=True, workers=settings.workers, **common
-        )
-    else:
-        from pilothouse.api.app import create_app  # noqa: PLC0415
+    target: Any = "pilothouse.api.app:app_from_env"
+    if settings.workers <= 1:
+        from pilothouse.api.app import create_app
 
-        uvicorn.run(create_app(settings), **common)
+        target = create_app(settings)
+    uvicorn.run(
+        target,
+        factory=settings.workers > 1,
+        workers=settings.workers if settings.workers > 1 else None,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
 
 
 def main() -> None:

@@ -27,30 +27,59 @@ def item_events(item: dict[str, Any], output_index: int) -> Iterator[Event]:
     elif kind == "function_call":
         yield from _arguments_events(item, output_index, "function_call_arguments")
     elif kind == "mcp_call":
-        yield {"type": "response.output_item.added", "output_index": output_index,
-               "item": _in_progress(item, arguments="")}
-        yield {"type": "response.mcp_call.in_progress", "output_index": output_index,
-               "item_id": item["id"]}
-        yield {"type": "response.mcp_call_arguments.delta", "output_index": output_index,
-               "item_id": item["id"], "delta": item.get("arguments", "")}
-        yield {"type": "response.mcp_call_arguments.done", "output_index": output_index,
-               "item_id": item["id"], "arguments": item.get("arguments", "")}
+        yield {
+            "type": "response.output_item.added",
+            "output_index": output_index,
+            "item": _in_progress(item, arguments=""),
+        }
+        yield {
+            "type": "response.mcp_call.in_progress",
+            "output_index": output_index,
+            "item_id": item["id"],
+        }
+        yield {
+            "type": "response.mcp_call_arguments.delta",
+            "output_index": output_index,
+            "item_id": item["id"],
+            "delta": item.get("arguments", ""),
+        }
+        yield {
+            "type": "response.mcp_call_arguments.done",
+            "output_index": output_index,
+            "item_id": item["id"],
+            "arguments": item.get("arguments", ""),
+        }
         outcome = "failed" if item.get("error") else "completed"
-        yield {"type": f"response.mcp_call.{outcome}", "output_index": output_index,
-               "item_id": item["id"]}
+        yield {
+            "type": f"response.mcp_call.{outcome}",
+            "output_index": output_index,
+            "item_id": item["id"],
+        }
         yield {"type": "response.output_item.done", "output_index": output_index, "item": item}
     elif kind == "mcp_list_tools":
-        yield {"type": "response.output_item.added", "output_index": output_index,
-               "item": {**item, "tools": []}}
-        yield {"type": "response.mcp_list_tools.in_progress", "output_index": output_index,
-               "item_id": item["id"]}
+        yield {
+            "type": "response.output_item.added",
+            "output_index": output_index,
+            "item": {**item, "tools": []},
+        }
+        yield {
+            "type": "response.mcp_list_tools.in_progress",
+            "output_index": output_index,
+            "item_id": item["id"],
+        }
         outcome = "failed" if item.get("error") else "completed"
-        yield {"type": f"response.mcp_list_tools.{outcome}", "output_index": output_index,
-               "item_id": item["id"]}
+        yield {
+            "type": f"response.mcp_list_tools.{outcome}",
+            "output_index": output_index,
+            "item_id": item["id"],
+        }
         yield {"type": "response.output_item.done", "output_index": output_index, "item": item}
     else:
-        yield {"type": "response.output_item.added", "output_index": output_index,
-               "item": _in_progress(item)}
+        yield {
+            "type": "response.output_item.added",
+            "output_index": output_index,
+            "item": _in_progress(item),
+        }
         yield {"type": "response.output_item.done", "output_index": output_index, "item": item}
 
 
@@ -63,12 +92,15 @@ def _in_progress(item: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 
 def _message_events(item: dict[str, Any], output_index: int) -> Iterator[Event]:
     item_id = item["id"]
-    yield {"type": "response.output_item.added", "output_index": output_index,
-           "item": _in_progress(item, content=[])}
+    yield {
+        "type": "response.output_item.added",
+        "output_index": output_index,
+        "item": _in_progress(item, content=[]),
+    }
     for content_index, part in enumerate(item.get("content", [])):
         base = {"item_id": item_id, "output_index": output_index, "content_index": content_index}
         if part.get("type") == "refusal":
-            empty = {"type": "refusal", "refusal": ""}
+            empty: dict[str, Any] = {"type": "refusal", "refusal": ""}
             yield {"type": "response.content_part.added", **base, "part": empty}
             yield {"type": "response.refusal.delta", **base, "delta": part["refusal"]}
             yield {"type": "response.refusal.done", **base, "refusal": part["refusal"]}
@@ -77,8 +109,12 @@ def _message_events(item: dict[str, Any], output_index: int) -> Iterator[Event]:
             empty = {"type": "output_text", "text": "", "annotations": []}
             yield {"type": "response.content_part.added", **base, "part": empty}
             for start in range(0, len(text), DELTA_CHARS):
-                yield {"type": "response.output_text.delta", **base,
-                       "delta": text[start : start + DELTA_CHARS], "logprobs": []}
+                yield {
+                    "type": "response.output_text.delta",
+                    **base,
+                    "delta": text[start : start + DELTA_CHARS],
+                    "logprobs": [],
+                }
             yield {"type": "response.output_text.done", **base, "text": text, "logprobs": []}
         yield {"type": "response.content_part.done", **base, "part": part}
     yield {"type": "response.output_item.done", "output_index": output_index, "item": item}
@@ -86,12 +122,18 @@ def _message_events(item: dict[str, Any], output_index: int) -> Iterator[Event]:
 
 def _arguments_events(item: dict[str, Any], output_index: int, name: str) -> Iterator[Event]:
     arguments = item.get("arguments", "")
-    yield {"type": "response.output_item.added", "output_index": output_index,
-           "item": _in_progress(item, arguments="")}
+    yield {
+        "type": "response.output_item.added",
+        "output_index": output_index,
+        "item": _in_progress(item, arguments=""),
+    }
     base = {"item_id": item["id"], "output_index": output_index}
     for start in range(0, len(arguments), DELTA_CHARS * 4):
-        yield {"type": f"response.{name}.delta", **base,
-               "delta": arguments[start : start + DELTA_CHARS * 4]}
+        yield {
+            "type": f"response.{name}.delta",
+            **base,
+            "delta": arguments[start : start + DELTA_CHARS * 4],
+        }
     yield {"type": f"response.{name}.done", **base, "arguments": arguments}
     yield {"type": "response.output_item.done", "output_index": output_index, "item": item}
 
@@ -125,7 +167,7 @@ class Sequencer:
 
 def encode(event: Event) -> bytes:
     """One SSE frame: ``event: <type>`` and ``data: <json>``."""
-    return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    return b"event: " + str(event["type"]).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
 def replay(resource: dict[str, Any]) -> Iterator[Event]:
@@ -134,9 +176,15 @@ def replay(resource: dict[str, Any]) -> Iterator[Event]:
     Used for ``GET /v1/responses/{id}?stream=true``: the stream a client would have seen,
     rebuilt from the stored object so that no per-delta rows need to be written.
     """
-    start = {**resource, "status": "in_progress" if resource["status"] != "queued" else "queued",
-             "output": [], "usage": None, "completed_at": None, "error": None,
-             "incomplete_details": None}
+    start = {
+        **resource,
+        "status": "in_progress" if resource["status"] != "queued" else "queued",
+        "output": [],
+        "usage": None,
+        "completed_at": None,
+        "error": None,
+        "incomplete_details": None,
+    }
     yield lifecycle("created", start)
     if start["status"] == "queued":
         yield lifecycle("queued", start)

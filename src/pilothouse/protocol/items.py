@@ -194,7 +194,9 @@ def message_text(item: Item) -> str:
     if not isinstance(content, list):
         return ""
     return "".join(
-        part.get("text", "") or part.get("refusal", "") for part in content if isinstance(part, dict)
+        part.get("text", "") or part.get("refusal", "")
+        for part in content
+        if isinstance(part, dict)
     )
 
 

@@ -59,7 +59,9 @@ class Turn:
         """Whether the response is persisted (``store`` defaults to true)."""
         return self.request.store is not False
 
-    def resource(self, status: str, result: ModelResult | None = None, **extra: Any) -> Any:
+    def resource(
+        self, status: str, result: ModelResult | None = None, **extra: Any
+    ) -> dict[str, Any]:
         """The response object in ``status``, with the model's result when there is one."""
         finished = status in TERMINAL_STATUSES
         return build_resource(

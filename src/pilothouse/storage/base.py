@@ -114,7 +114,9 @@ class Store(Protocol):
         """Persist a new conversation with its first items."""
         ...
 
-    async def get_conversation(self, tenant: str, conversation_id: str) -> StoredConversation | None:
+    async def get_conversation(
+        self, tenant: str, conversation_id: str
+    ) -> StoredConversation | None:
         """The conversation, or None."""
         ...
 

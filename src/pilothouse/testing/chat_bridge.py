@@ -21,13 +21,18 @@ def chat_completion(
     result = ScriptedProvider()._respond(_as_model_request(body))
     text = "".join(
         part.get("text", "")
-        for item in result.output if item["type"] == "message"
+        for item in result.output
+        if item["type"] == "message"
         for part in item["content"]
     )
     calls = [
-        {"id": item["call_id"], "type": "function",
-         "function": {"name": item["name"], "arguments": item["arguments"]}}
-        for item in result.output if item["type"] == "function_call"
+        {
+            "id": item["call_id"],
+            "type": "function",
+            "function": {"name": item["name"], "arguments": item["arguments"]},
+        }
+        for item in result.output
+        if item["type"] == "function_call"
     ]
     tokens = result.usage or {}
     chat_usage = usage or {
@@ -41,15 +46,21 @@ def chat_completion(
     finish = "tool_calls" if calls else "stop"
     created = int(time.time())
     base = {"id": "chatcmpl-fake", "created": created, "model": body.get("model", "")}
-    payload = {**base, "object": "chat.completion", "usage": chat_usage,
-               "choices": [{"index": 0, "message": message, "finish_reason": finish}]}
+    payload = {
+        **base,
+        "object": "chat.completion",
+        "usage": chat_usage,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+    }
     chunks: list[dict[str, Any]] = []
     chunk = {**base, "object": "chat.completion.chunk"}
-    chunks.append({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant"},
-                                         "finish_reason": None}]})
+    chunks.append(
+        {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]}
+    )
     if text:
-        chunks.append({**chunk, "choices": [{"index": 0, "delta": {"content": text},
-                                             "finish_reason": None}]})
+        chunks.append(
+            {**chunk, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+        )
     for index, call in enumerate(calls):
         delta = {"tool_calls": [{"index": index, **call}]}
         chunks.append({**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
@@ -66,19 +77,35 @@ def _as_model_request(body: dict[str, Any]) -> ModelRequest:
         if role in ("system", "developer"):
             instructions = str(message.get("content") or "")
         elif role == "tool":
-            items.append({"type": "function_call_output", "call_id": message.get("tool_call_id"),
-                          "output": message.get("content", "")})
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": message.get("tool_call_id"),
+                    "output": message.get("content", ""),
+                }
+            )
         elif role == "assistant" and message.get("tool_calls"):
             for call in message["tool_calls"]:
-                items.append({"type": "function_call", "call_id": call["id"],
-                              "name": call["function"]["name"],
-                              "arguments": call["function"]["arguments"]})
+                items.append(
+                    {
+                        "type": "function_call",
+                        "call_id": call["id"],
+                        "name": call["function"]["name"],
+                        "arguments": call["function"]["arguments"],
+                    }
+                )
         else:
             items.append({"type": "message", "role": role, "content": message.get("content", "")})
     tools = [
         {"type": "function", **tool["function"]}
-        for tool in body.get("tools", []) if tool.get("type") == "function"
+        for tool in body.get("tools", [])
+        if tool.get("type") == "function"
     ]
-    options = {k: body[k] for k in ("tool_choice", "parallel_tool_calls") if k in body}
-    return ModelRequest(model=str(body.get("model", "")), input=items,
-                        instructions=instructions, tools=tools, options=options)
+    options: dict[str, Any] = {k: body[k] for k in ("tool_choice", "parallel_tool_calls") if k in body}
+    return ModelRequest(
+        model=str(body.get("model", "")),
+        input=items,
+        instructions=instructions,
+        tools=tools,
+        options=options,
+    )

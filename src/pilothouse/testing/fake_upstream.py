@@ -31,9 +31,16 @@ from pilothouse.runtime.providers.base import ModelRequest, ModelResult
 from pilothouse.runtime.providers.scripted import ScriptedProvider
 from pilothouse.testing.chat_bridge import chat_completion
 
-_REASONS = {200: b"OK", 400: b"Bad Request", 401: b"Unauthorized", 404: b"Not Found",
-            429: b"Too Many Requests", 500: b"Internal Server Error", 502: b"Bad Gateway",
-            503: b"Service Unavailable"}
+_REASONS = {
+    200: b"OK",
+    400: b"Bad Request",
+    401: b"Unauthorized",
+    404: b"Not Found",
+    429: b"Too Many Requests",
+    500: b"Internal Server Error",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+}
 
 
 @dataclass(slots=True)
@@ -121,7 +128,18 @@ class FakeUpstream:
             await asyncio.sleep(self.latency_s)
         path = request.path
         if not path.endswith(("/responses", "/responses/input_tokens", "/chat/completions")):
-            _write_json(transport, 404, {"error": {"message": "no such path", "type": "invalid_request_error", "param": None, "code": None}})
+            _write_json(
+                transport,
+                404,
+                {
+                    "error": {
+                        "message": "no such path",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            )
             return
         if self._faults and not path.endswith("/input_tokens"):
             fault = self._faults.popleft()
@@ -230,8 +248,11 @@ _CANNED_USAGE = {
 def _model_request(body: dict[str, Any]) -> ModelRequest:
     raw_input = body.get("input")
     items = [{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input
-    options = {k: body[k] for k in ("tool_choice", "parallel_tool_calls", "text",
-                                    "max_output_tokens") if k in body}
+    options: dict[str, Any] = {
+        k: body[k]
+        for k in ("tool_choice", "parallel_tool_calls", "text", "max_output_tokens")
+        if k in body
+    }
     return ModelRequest(
         model=str(body.get("model", "")),
         input=list(items or []),
@@ -242,7 +263,7 @@ def _model_request(body: dict[str, Any]) -> ModelRequest:
 
 
 def _response_events(resource: dict[str, Any]) -> list[dict[str, Any]]:
-    from pilothouse.protocol.events import item_events  # noqa: PLC0415
+    from pilothouse.protocol.events import item_events
 
     start = {**resource, "status": "in_progress", "output": [], "usage": None}
     events = [lifecycle("created", start), lifecycle("in_progress", start)]
@@ -260,7 +281,9 @@ def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-def _write_json(transport: Any, status: int, payload: Any, extra: list[tuple[str, str]] | None = None) -> None:
+def _write_json(
+    transport: Any, status: int, payload: Any, extra: list[tuple[str, str]] | None = None
+) -> None:
     body = orjson.dumps(payload)
     headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
     transport.write(_head(status, headers + (extra or [])) + body)
@@ -268,19 +291,32 @@ def _write_json(transport: Any, status: int, payload: Any, extra: list[tuple[str
 
 def _write_fault(transport: Any, fault: Fault) -> None:
     extra = [("retry-after", f"{fault.retry_after:g}")] if fault.retry_after is not None else []
-    error_type = fault.type or ("rate_limit_error" if fault.status == 429 else
-                                "invalid_request_error" if fault.status < 500 else "server_error")
+    error_type = fault.type or (
+        "rate_limit_error"
+        if fault.status == 429
+        else "invalid_request_error"
+        if fault.status < 500
+        else "server_error"
+    )
     error = {"message": fault.message, "type": error_type, "param": None, "code": fault.code}
     _write_json(transport, fault.status, {"error": error}, extra)
 
 
 def _write_sse(transport: Any, events: list[Any], done: bool = False) -> None:
-    headers = [("content-type", "text/event-stream"), ("transfer-encoding", "chunked"),
-               ("cache-control", "no-cache")]
+    headers = [
+        ("content-type", "text/event-stream"),
+        ("transfer-encoding", "chunked"),
+        ("cache-control", "no-cache"),
+    ]
     chunks = [_head(200, headers)]
     for event in events:
         name = event.get("type") if isinstance(event, dict) else None
-        frame = (b"event: " + name.encode() + b"\n" if name else b"") + b"data: " + orjson.dumps(event) + b"\n\n"
+        frame = (
+            (b"event: " + name.encode() + b"\n" if name else b"")
+            + b"data: "
+            + orjson.dumps(event)
+            + b"\n\n"
+        )
         chunks.append(b"%x\r\n%s\r\n" % (len(frame), frame))
     if done:
         frame = b"data: [DONE]\n\n"
@@ -337,13 +373,15 @@ class _Connection(asyncio.Protocol):
             body = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
             body = raw.decode("utf-8", "replace")
-        self._queue.put_nowait(RecordedRequest(
-            method=self.parser.get_method().decode(),
-            path=parsed.path.decode(),
-            query=parse_qs(parsed.query.decode()) if parsed.query else {},
-            headers=self._headers,
-            body=body,
-        ))
+        self._queue.put_nowait(
+            RecordedRequest(
+                method=self.parser.get_method().decode(),
+                path=parsed.path.decode(),
+                query=parse_qs(parsed.query.decode()) if parsed.query else {},
+                headers=self._headers,
+                body=body,
+            )
+        )
 
     async def _serve(self) -> None:
         while True:

@@ -22,7 +22,9 @@ def _ids(request: Request) -> tuple[str, str]:
 async def create(request: Request) -> Response:
     """POST /v1/conversations."""
     body = parse(CreateConversation, await json_body(request))
-    return json_response(await services(request).conversations.create(body, context(request).tenant))
+    return json_response(
+        await services(request).conversations.create(body, context(request).tenant)
+    )
 
 
 async def retrieve(request: Request) -> Response:

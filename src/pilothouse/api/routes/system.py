@@ -42,8 +42,9 @@ async def readyz(request: Request) -> Response:
     try:
         await services(request).store.ping()
     except Exception as exc:
-        raise ServiceUnavailable(f"The store is not reachable: {type(exc).__name__}.",
-                                 retry_after=1) from None
+        raise ServiceUnavailable(
+            f"The store is not reachable: {type(exc).__name__}.", retry_after=1
+        ) from None
     return json_response({"status": "ready"})
 
 

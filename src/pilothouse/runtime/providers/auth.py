@@ -95,7 +95,7 @@ class EntraAuth:
 
     def _get_credential(self) -> Any:
         if self._credential is None:
-            from azure.identity.aio import DefaultAzureCredential  # noqa: PLC0415 - heavy
+            from azure.identity.aio import DefaultAzureCredential
 
             self._credential = DefaultAzureCredential()
         return self._credential

@@ -85,7 +85,7 @@ class ResponsesHTTPProvider:
                         raise _stream_error(event)
                     event.pop("sequence_number", None)
                     yield event
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _connection_error(self.name, exc) from None
         raise UpstreamError(
             f"Upstream '{self.name}' ended the stream without a terminal event.",
@@ -108,7 +108,7 @@ class ResponsesHTTPProvider:
                 raw = await resp.read()
                 if resp.status >= 400:
                     raise _error_from(resp.status, raw, resp.headers)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _connection_error(self.name, exc) from None
         try:
             payload = orjson.loads(raw)

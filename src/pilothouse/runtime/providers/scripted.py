@@ -191,7 +191,9 @@ def _tools_to_call(request: ModelRequest) -> list[dict[str, Any]]:
     elif isinstance(choice, dict) and choice.get("type") == "allowed_tools":
         allowed = {t.get("name") for t in choice.get("tools", [])}
         tools = [t for t in tools if t.get("name") in allowed]
-    called = {i.get("name") for i in _current_turn(request.input) if i.get("type") == "function_call"}
+    called = {
+        i.get("name") for i in _current_turn(request.input) if i.get("type") == "function_call"
+    }
     pending = [t for t in tools if t.get("name") not in called]
     if request.options.get("parallel_tool_calls") is False:
         return pending[:1]
@@ -205,12 +207,16 @@ def _answer(request: ModelRequest, hints: Hints) -> str:
     if fmt.get("type") == "json_object":
         return orjson.dumps({"answer": hints.text}).decode()
     results = [
-        (i.get("call_id"), i.get("output")) for i in _current_turn(request.input)
+        (i.get("call_id"), i.get("output"))
+        for i in _current_turn(request.input)
         if i.get("type") == "function_call_output"
     ]
     if results:
-        names = {i.get("call_id"): i.get("name") for i in request.input
-                 if i.get("type") == "function_call"}
+        names = {
+            i.get("call_id"): i.get("name")
+            for i in request.input
+            if i.get("type") == "function_call"
+        }
         lines = [f"{names.get(cid, 'tool')}: {_as_text(out)}" for cid, out in results]
         return "Here is what I found. " + " ".join(lines)
     if hints.text:

@@ -43,8 +43,8 @@ async def upgrade(engine: AsyncEngine) -> None:
 
 
 def _upgrade_sync(connection: Any) -> None:
-    from alembic import command  # noqa: PLC0415 - imported only when a migration is due
-    from alembic.config import Config  # noqa: PLC0415
+    from alembic import command
+    from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

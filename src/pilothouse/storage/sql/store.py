@@ -166,7 +166,9 @@ class SQLStore:
             if items:
                 await _append(conn, record.id, items)
 
-    async def get_conversation(self, tenant: str, conversation_id: str) -> StoredConversation | None:
+    async def get_conversation(
+        self, tenant: str, conversation_id: str
+    ) -> StoredConversation | None:
         """The conversation header."""
         async with self.engine.connect() as conn:
             result = await conn.execute(
@@ -233,7 +235,9 @@ class SQLStore:
                     .where(col.conversation_id == conversation_id, col.item_id == after)
                     .scalar_subquery()
                 )
-                query = query.where(col.position > anchor if order == "asc" else col.position < anchor)
+                query = query.where(
+                    col.position > anchor if order == "asc" else col.position < anchor
+                )
             ordering = col.position.asc() if order == "asc" else col.position.desc()
             rows = (await conn.execute(query.order_by(ordering).limit(limit + 1))).all()
         return ItemPage([orjson.loads(r.item) for r in rows[:limit]], len(rows) > limit)
@@ -312,10 +316,14 @@ class SQLStore:
             if taken.rowcount == 1:
                 return None
             found = (
-                await conn.execute(
-                    select(idempotency_keys).where(col.tenant == tenant, col.key == key)
+                (
+                    await conn.execute(
+                        select(idempotency_keys).where(col.tenant == tenant, col.key == key)
+                    )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
         if found is None:  # released between our insert and our read: try once more
             return await self.claim_idempotency(tenant, key, body_digest, response_id, now)
         return IdempotencyRecord(
@@ -336,9 +344,7 @@ class SQLStore:
         """Drop the claim."""
         col = idempotency_keys.c
         async with self.engine.begin() as conn:
-            await conn.execute(
-                delete(idempotency_keys).where(col.tenant == tenant, col.key == key)
-            )
+            await conn.execute(delete(idempotency_keys).where(col.tenant == tenant, col.key == key))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
