@@ -154,7 +154,8 @@ class ScriptedProvider:
 
 
 def _model_turns(history: list[Item]) -> int:
-    """How many model turns the history holds (runs of assistant output count once)."""
+    """How many model turns the history holds: each unbroken run of model output (messages,
+    function calls, reasoning) is one turn; anything else, a tool result included, ends it."""
     turns, in_turn = 0, False
     for item in history:
         produced = item.get("type") in ("function_call", "reasoning") or (
@@ -162,7 +163,7 @@ def _model_turns(history: list[Item]) -> int:
         )
         if produced and not in_turn:
             turns += 1
-        in_turn = produced or (in_turn and item.get("type") == "function_call_output")
+        in_turn = produced
     return turns
 
 
