@@ -9,7 +9,7 @@ served from the store instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,10 +49,11 @@ class EventHub:
 
 @dataclass(slots=True)
 class LiveRun:
-    """One response running in this process."""
+    """One response running in this process; ``snapshot`` renders its current object
+    (only when someone asks, so that registering a run costs nothing)."""
 
     tenant: str
-    resource: dict[str, Any]
+    snapshot: Callable[[], dict[str, Any]]
     hub: EventHub = field(default_factory=EventHub)
     task: asyncio.Task[Any] | None = None
 

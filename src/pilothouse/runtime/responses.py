@@ -48,7 +48,23 @@ class Streamed:
     frames: AsyncIterator[bytes]
 
 
-Outcome = dict[str, Any] | Streamed
+@dataclass(slots=True)
+class Finished:
+    """A create whose answer is one response object.
+
+    ``raw`` holds the object already encoded (as it was stored), so that the API sends
+    those bytes instead of encoding the same object a second time.
+    """
+
+    resource: dict[str, Any]
+    raw: bytes | None = None
+
+    def body(self) -> bytes:
+        """The JSON body to send."""
+        return self.raw if self.raw is not None else orjson.dumps(self.resource)
+
+
+Outcome = Finished | Streamed
 
 
 class ResponseService:
@@ -181,7 +197,7 @@ class ResponseService:
             )
         if turn.request.stream:
             return Streamed(self.follow(tenant, earlier.response_id))
-        return await self.retrieve(tenant, earlier.response_id)
+        return Finished(await self.retrieve(tenant, earlier.response_id))
 
     async def _start(self, turn: Turn) -> Outcome:
         if turn.request.background:
@@ -192,8 +208,8 @@ class ResponseService:
         try:
             result = await turn.resolved.provider.complete(turn.model_request())
             resource = turn.resource(result.status, result)
-            await self._persist(turn, resource, insert=True)
-            return resource
+            stored = await self._persist(turn, resource, insert=True)
+            return Finished(resource, stored)
         finally:
             if live:
                 self.live.remove(turn.id)
@@ -201,7 +217,7 @@ class ResponseService:
     def _register(self, turn: Turn) -> bool:
         if not turn.store:
             return False
-        self.live.add(turn.id, LiveRun(turn.context.tenant, turn.resource("in_progress")))
+        self.live.add(turn.id, LiveRun(turn.context.tenant, lambda: turn.resource("in_progress")))
         return True
 
     # -- streaming ---------------------------------------------------------------------
@@ -270,12 +286,12 @@ class ResponseService:
     async def _start_background(self, turn: Turn) -> Outcome:
         queued = turn.resource("queued")
         await self.store.insert_response(turn.record(queued))
-        run = LiveRun(turn.context.tenant, turn.resource("in_progress"))
+        run = LiveRun(turn.context.tenant, lambda: turn.resource("in_progress"))
         self.live.add(turn.id, run)
         run.task = asyncio.create_task(self._run_background(turn, run))
         if turn.request.stream:
             return Streamed(run.hub.follow())
-        return queued
+        return Finished(queued)
 
     async def _run_background(self, turn: Turn, run: LiveRun) -> None:
         try:
@@ -301,7 +317,10 @@ class ResponseService:
 
     # -- persistence -------------------------------------------------------------------
 
-    async def _persist(self, turn: Turn, resource: dict[str, Any], *, insert: bool) -> None:
+    async def _persist(
+        self, turn: Turn, resource: dict[str, Any], *, insert: bool
+    ) -> bytes | None:
+        """Store ``resource`` (and append to its conversation); returns the stored JSON."""
         appended: list[Item] | None = None
         if turn.request.conversation_id and resource["status"] in ("completed", "incomplete"):
             appended = turn.input_items + resource["output"]
@@ -310,12 +329,13 @@ class ResponseService:
                 await self.store.append_items(
                     turn.context.tenant, turn.request.conversation_id or "", appended
                 )
-            return
+            return None
         record = turn.record(resource)
         if insert:
             await self.store.insert_response(record, appended)
         else:
             await self.store.update_response(record, ACTIVE, appended)
+        return record.resource.encode()
 
     # -- reads and management ----------------------------------------------------------
 
@@ -323,7 +343,7 @@ class ResponseService:
         """The response object (a snapshot while it runs in this process)."""
         live = self.live.get(tenant, response_id)
         if live is not None:
-            return live.resource
+            return live.snapshot()
         record = await self.store.get_response(tenant, response_id)
         if record is None:
             raise _not_found(response_id)
@@ -334,7 +354,7 @@ class ResponseService:
         """The stored response as JSON bytes, without decoding (the common GET)."""
         live = self.live.get(tenant, response_id)
         if live is not None:
-            return orjson.dumps(live.resource)
+            return orjson.dumps(live.snapshot())
         record = await self.store.get_response(tenant, response_id)
         if record is None:
             raise _not_found(response_id)

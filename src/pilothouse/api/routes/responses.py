@@ -28,7 +28,7 @@ async def create(request: Request) -> Response:
     outcome = await services(request).responses.create(body, context(request))
     if isinstance(outcome, Streamed):
         return sse(outcome.frames)
-    return json_response(outcome)
+    return raw_json(outcome.body())
 
 
 async def retrieve(request: Request) -> Response:
