@@ -1,0 +1,188 @@
+"""Loading a bundle directory into typed objects: a pure function from files to data.
+
+Layout (DESIGN §5)::
+
+    agents/<name>.yaml      AgentSpec
+    tools/<name>.json       ToolContract (JSON Schema + adapter binding)
+    prompts/<id>.yaml       reusable prompts: {versions: {"1": {instructions, model?}}}
+    pricing.yaml            Pricing
+
+:func:`load_bundle` reads everything, collects every problem it finds (file, JSON pointer,
+message, hint) rather than stopping at the first, and raises :class:`BundleError` if there
+are any. Nothing here touches the network, the store or the runtime.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pilothouse.control.agent import AgentSpec
+from pilothouse.control.pricing import Pricing
+from pilothouse.control.tool_contract import ToolContract
+from pilothouse.errors import InvalidRequest
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a bundle."""
+
+    file: str
+    pointer: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}{'#' + self.pointer if self.pointer else ''}"
+        return f"{where}: {self.message}" + (f" (hint: {self.hint})" if self.hint else "")
+
+
+class BundleError(InvalidRequest):
+    """A bundle that cannot be loaded; ``problems`` lists everything wrong with it."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        lines = "; ".join(str(p) for p in problems[:5])
+        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        super().__init__(f"Invalid bundle: {lines}{more}", code="invalid_bundle")
+        self.problems = problems
+
+
+class PromptVersion(BaseModel):
+    """One version of a reusable prompt."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    instructions: str
+    model: str | None = None
+    agent: str | None = None
+
+
+class Prompt(BaseModel):
+    """A reusable prompt, addressed as ``prompt: {id, version, variables}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    versions: dict[str, PromptVersion] = Field(min_length=1)
+
+    def version(self, version: str | None) -> tuple[str, PromptVersion] | None:
+        """The requested version, or the highest one when ``version`` is None."""
+        if version is None:
+            key = max(self.versions, key=lambda v: (len(v), v))
+            return key, self.versions[key]
+        found = self.versions.get(version)
+        return (version, found) if found is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """Everything a bundle declares."""
+
+    root: Path
+    agents: dict[str, AgentSpec] = field(default_factory=dict)
+    tools: dict[str, ToolContract] = field(default_factory=dict)
+    prompts: dict[str, Prompt] = field(default_factory=dict)
+    pricing: Pricing = field(default_factory=Pricing)
+
+
+def load_bundle(root: Path) -> Bundle:
+    """Read and check the bundle at ``root``; raise :class:`BundleError` on any problem."""
+    problems: list[Problem] = []
+    if not root.is_dir():
+        raise BundleError([Problem(str(root), "", "not a directory", "pass the bundle's root")])
+    agents = _load_all(root, "agents", ("*.yaml", "*.yml"), AgentSpec, problems)
+    tools = _load_all(root, "tools", ("*.json",), ToolContract, problems)
+    prompts = _load_all(root, "prompts", ("*.yaml", "*.yml"), Prompt, problems)
+    pricing = Pricing()
+    pricing_file = root / "pricing.yaml"
+    if pricing_file.exists():
+        loaded = _load_one(pricing_file, root, Pricing, problems)
+        pricing = loaded if loaded is not None else pricing
+    _cross_check(root, agents, tools, problems)
+    if problems:
+        raise BundleError(problems)
+    return Bundle(
+        root=root,
+        agents={a.name: a for a in agents.values()},
+        tools={t.name: t for t in tools.values()},
+        prompts={p.id: p for p in prompts.values()},
+        pricing=pricing,
+    )
+
+
+def _load_all(
+    root: Path, folder: str, patterns: tuple[str, ...], model: type[M], problems: list[Problem]
+) -> dict[str, M]:
+    found: dict[str, M] = {}
+    directory = root / folder
+    if not directory.is_dir():
+        return found
+    files = sorted({p for pattern in patterns for p in directory.glob(pattern)})
+    for path in files:
+        loaded = _load_one(path, root, model, problems)
+        if loaded is not None:
+            found[str(path.relative_to(root))] = loaded
+    return found
+
+
+def _load_one(
+    path: Path, root: Path, model: type[M], problems: list[Problem]
+) -> M | None:
+    relative = str(path.relative_to(root))
+    try:
+        text = path.read_text()
+        data: Any = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        problems.append(Problem(relative, "", f"cannot be parsed: {exc}", "check the syntax"))
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            pointer = "/" + "/".join(str(part) for part in error["loc"])
+            problems.append(Problem(relative, pointer, error["msg"], _hint(error["type"])))
+        return None
+
+
+def _hint(error_type: str) -> str:
+    return {
+        "missing": "add the field",
+        "extra_forbidden": "remove the field or check its spelling",
+        "union_tag_invalid": "adapter.type must be python, http, mcp or openapi",
+        "literal_error": "use one of the listed values",
+    }.get(error_type, "")
+
+
+def _cross_check(
+    root: Path,
+    agents: dict[str, AgentSpec],
+    tools: dict[str, ToolContract],
+    problems: list[Problem],
+) -> None:
+    """References between files: tools named by agents exist, names match file names."""
+    tool_names = {t.name for t in tools.values()}
+    for path, tool in tools.items():
+        if Path(path).stem != tool.name:
+            problems.append(Problem(path, "/name", f"name '{tool.name}' differs from the file "
+                                    "name", f"rename the file to {tool.name}.json"))
+    seen: dict[str, str] = {}
+    for path, agent in agents.items():
+        if agent.name in seen:
+            problems.append(Problem(path, "/name", f"agent '{agent.name}' is also defined in "
+                                    f"{seen[agent.name]}", "give each agent one file"))
+        seen[agent.name] = path
+        for index, name in enumerate(agent.tools):
+            if name not in tool_names:
+                problems.append(Problem(path, f"/tools/{index}", f"unknown tool '{name}'",
+                                        f"add tools/{name}.json or remove it"))
+        for tool in agent.limits.max_tool_calls_per_tool:
+            if tool not in agent.tools:
+                problems.append(Problem(path, f"/limits/max_tool_calls_per_tool/{tool}",
+                                        f"'{tool}' is not one of the agent's tools", ""))

@@ -1,0 +1,56 @@
+"""Model prices (``pricing.yaml``) and the cost of a model call.
+
+Prices are USD per one million tokens: input, cached input and output. Cost is computed
+with :class:`~decimal.Decimal` internally and reported as float USD rounded to 1e-9, so
+that sums over many steps do not drift.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_MILLION = Decimal(1_000_000)
+
+
+class ModelPrice(BaseModel):
+    """USD per 1M tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+    output: float = Field(ge=0)
+
+    def cost(self, usage: dict[str, Any]) -> float:
+        """The USD cost of one call's usage."""
+        total_in = int(usage.get("input_tokens") or 0)
+        cached = int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0)
+        cached = min(cached, total_in)
+        out = int(usage.get("output_tokens") or 0)
+        cached_price = self.cached_input if self.cached_input is not None else self.input
+        amount = (
+            Decimal(total_in - cached) * Decimal(str(self.input))
+            + Decimal(cached) * Decimal(str(cached_price))
+            + Decimal(out) * Decimal(str(self.output))
+        ) / _MILLION
+        return round(float(amount), 9)
+
+    def worst_case(self, input_tokens: int, output_tokens: int) -> float:
+        """The most a call with at most these token counts can cost (no cache discount)."""
+        return self.cost({"input_tokens": input_tokens, "output_tokens": output_tokens})
+
+
+class Pricing(BaseModel):
+    """The price list of a bundle."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    currency: str = "USD"
+    models: dict[str, ModelPrice] = Field(default_factory=dict)
+
+    def price(self, model: str) -> ModelPrice | None:
+        """The price of ``model``, or None when it has none."""
+        return self.models.get(model)

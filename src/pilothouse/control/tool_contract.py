@@ -1,0 +1,101 @@
+"""Tool contracts: the JSON Schema of a governed tool and how it is reached.
+
+A contract (``tools/<name>.json``) is the source of truth for a tool: its input schema,
+optionally its output schema, and an adapter binding that says how to call it (a Python
+callable, an HTTP endpoint, an MCP server or an OpenAPI operation). Secrets appear only
+as references (``env:NAME``, ``file:PATH``), resolved when the adapter is built.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Binding(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PythonBinding(_Binding):
+    """An in-process callable, ``package.module:function`` (sync or async)."""
+
+    type: Literal["python"]
+    target: str = Field(pattern=r"^[\w.]+:[\w.]+$")
+
+
+class HttpBinding(_Binding):
+    """An HTTP endpoint taking and returning JSON.
+
+    ``url`` may hold ``{argument}`` placeholders (filled from the arguments and removed
+    from the body) and ``${NAME}`` environment references. GET and DELETE send the
+    remaining arguments as the query string, other methods as a JSON body.
+    """
+
+    type: Literal["http"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    egress: list[str] = Field(default_factory=list)
+
+
+class McpBinding(_Binding):
+    """A tool on an MCP server, over stdio (``command``) or streamable HTTP (``url``)."""
+
+    type: Literal["mcp"]
+    command: list[str] | None = None
+    url: str | None = None
+    tool: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class OpenApiBinding(_Binding):
+    """One operation of an OpenAPI 3 document."""
+
+    type: Literal["openapi"]
+    document: str
+    operation_id: str
+    base_url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+Binding = Annotated[
+    PythonBinding | HttpBinding | McpBinding | OpenApiBinding, Field(discriminator="type")
+]
+
+
+class ToolContract(BaseModel):
+    """One governed tool."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    description: str = ""
+    input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    output_schema: dict[str, Any] | None = None
+    adapter: Binding
+    timeout_s: float | None = Field(default=None, gt=0)
+    max_attempts: int | None = Field(default=None, ge=1)
+    max_output_bytes: int | None = Field(default=None, ge=1)
+    side_effect: bool = False
+    data_classes: list[str] = Field(default_factory=list)
+
+    def as_function_tool(self) -> dict[str, Any]:
+        """The tool as a Responses ``function`` tool for the model."""
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": self.description or None,
+            "parameters": self.input_schema,
+            "strict": False,
+        }
+
+    def as_mcp_listing(self) -> dict[str, Any]:
+        """The tool as listed in an ``mcp_list_tools`` item."""
+        return {
+            "name": self.name,
+            "description": self.description or None,
+            "input_schema": self.input_schema,
+            "annotations": {"side_effect": self.side_effect},
+        }
