@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     openai_base_url: str = "https://api.openai.com/v1"
     max_request_bytes: int = 16 * 1024 * 1024
     background_workers: int = 16
+    kill_switch: list[str] = Field(
+        default_factory=list, description="Agents (or '*') whose steps are stopped."
+    )
 
     def resolved_providers(self) -> tuple[list[ProviderConfig], list[RouteConfig]]:
         """The providers and routes in force, with the file and defaults folded in.

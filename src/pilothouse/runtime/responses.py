@@ -32,7 +32,10 @@ from pilothouse.protocol.requests import CreateResponse, InputTokensRequest
 from pilothouse.protocol.resource import TERMINAL_STATUSES
 from pilothouse.runtime.live import EventHub, LiveRegistry, LiveRun
 from pilothouse.runtime.providers.base import Item, ModelResult
-from pilothouse.runtime.providers.router import ModelRouter
+from pilothouse.control.agent import Limits
+from pilothouse.runtime.agent.directory import AgentDirectory
+from pilothouse.runtime.agent.runner import AgentRuntime
+from pilothouse.runtime.providers.router import ModelRouter, Resolved
 from pilothouse.runtime.turn import RequestContext, Turn
 from pilothouse.storage.base import ItemPage, Store
 
@@ -70,9 +73,17 @@ Outcome = Finished | Streamed
 class ResponseService:
     """Create and manage responses. See the module docstring."""
 
-    def __init__(self, store: Store, router: ModelRouter) -> None:
+    def __init__(
+        self,
+        store: Store,
+        router: ModelRouter,
+        agents: AgentDirectory | None = None,
+        agent_runtime: AgentRuntime | None = None,
+    ) -> None:
         self.store = store
         self.router = router
+        self.agents = agents or AgentDirectory(None)
+        self.agent_runtime = agent_runtime
         self.live = LiveRegistry()
 
     # -- create ------------------------------------------------------------------------
@@ -113,12 +124,6 @@ class ResponseService:
                 await self.store.release_idempotency(tenant, key)
 
     async def _prepare(self, request: CreateResponse, context: RequestContext) -> Turn:
-        if not request.model:
-            raise InvalidRequest(
-                "Missing required parameter: 'model'.",
-                param="model",
-                code="missing_required_parameter",
-            )
         if request.previous_response_id and request.conversation is not None:
             raise InvalidRequest(
                 "'previous_response_id' cannot be used together with 'conversation'.",
@@ -129,18 +134,42 @@ class ResponseService:
             raise InvalidRequest(
                 "Background responses need store=true.", param="background", code="invalid_value"
             )
-        resolved = self.router.resolve(request.model)
+        response_id = ids.new_id(ids.RESPONSE)
+        model, resolved, instructions = self._route(request, response_id, context.tenant)
         history = await self._history(request, context.tenant)
         return Turn(
-            id=ids.new_id(ids.RESPONSE),
+            id=response_id,
             created_at=int(time.time()),
             request=request,
-            model=request.model,
+            model=model,
             resolved=resolved,
             input_items=normalize_input(request.input),
             history=history,
             context=context,
+            instructions=instructions,
         )
+
+    def _route(
+        self, request: CreateResponse, response_id: str, tenant: str
+    ) -> tuple[str, Resolved, str | list[Item] | None]:
+        """The model name to echo, what serves it, and the instructions to send."""
+        target = self.agents.resolve(request)
+        if target is None:
+            if not request.model:
+                raise InvalidRequest(
+                    "Missing required parameter: 'model'.",
+                    param="model",
+                    code="missing_required_parameter",
+                )
+            return request.model, self.router.resolve(request.model), request.instructions
+        if target.agent is None:
+            return target.model, self.router.resolve(target.model), target.instructions
+        if self.agent_runtime is None:
+            raise NotFound("No agent bundle is loaded.", param="model", code="agent_not_found")
+        runner = self.agent_runtime.runner(
+            target, run_id=response_id, tenant=tenant, requested_limits=_requested_limits(request)
+        )
+        return target.model, Resolved(runner, target.agent.model), request.instructions
 
     async def _history(self, request: CreateResponse, tenant: str) -> list[Item]:
         previous = request.previous_response_id
@@ -442,6 +471,23 @@ class ResponseService:
     async def close(self) -> None:
         """Cancel what still runs here."""
         await self.live.cancel_all()
+
+
+def _requested_limits(request: CreateResponse) -> dict[str, Any]:
+    """Limits the request asks for: OpenAI's own fields and an optional ``limits`` object."""
+    extra = request.extras.get("limits") or {}
+    if not isinstance(extra, dict):
+        raise InvalidRequest("'limits' must be an object.", param="limits", code="invalid_type")
+    unknown = sorted(set(extra) - set(Limits.model_fields))
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown limit '{unknown[0]}'.", param=f"limits.{unknown[0]}", code="invalid_value"
+        )
+    return {
+        "max_tool_calls": request.max_tool_calls,
+        "max_output_tokens": request.max_output_tokens,
+        **extra,
+    }
 
 
 def _failed(turn: Turn, code: str, message: str) -> dict[str, Any]:

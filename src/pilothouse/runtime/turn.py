@@ -15,6 +15,7 @@ import orjson
 
 from pilothouse.protocol.requests import CreateResponse
 from pilothouse.protocol.resource import TERMINAL_STATUSES, build_resource
+from pilothouse.runtime.history import model_view
 from pilothouse.runtime.providers.base import FORWARDED, Item, ModelRequest, ModelResult
 from pilothouse.runtime.providers.router import Resolved
 from pilothouse.storage.base import StoredResponse
@@ -53,6 +54,7 @@ class Turn:
     input_items: list[Item]
     history: list[Item]
     context: RequestContext
+    instructions: str | list[Item] | None = None
 
     @property
     def store(self) -> bool:
@@ -64,7 +66,7 @@ class Turn:
     ) -> dict[str, Any]:
         """The response object in ``status``, with the model's result when there is one."""
         finished = status in TERMINAL_STATUSES
-        return build_resource(
+        resource = build_resource(
             self.request,
             response_id=self.id,
             created_at=self.created_at,
@@ -77,6 +79,9 @@ class Turn:
             completed_at=int(time.time()) if finished and status == "completed" else None,
             **extra,
         )
+        if result is not None and result.extension is not None:
+            resource["pilothouse"] = result.extension
+        return resource
 
     def model_request(self) -> ModelRequest:
         """The provider-neutral request: history, then this turn's input."""
@@ -87,8 +92,8 @@ class Turn:
         }
         return ModelRequest(
             model=self.resolved.upstream_model,
-            input=upstream_items(self.history + self.input_items),
-            instructions=self.request.instructions,
+            input=upstream_items(model_view(self.history + self.input_items)),
+            instructions=self.instructions,
             tools=list(self.request.tools or []),
             options=options,
             extra=_forwardable_extras(self.request.extras),
@@ -128,7 +133,7 @@ def upstream_items(items: list[Item]) -> list[Item]:
 
 
 # Extension keys that are ours, never an upstream's.
-_OWN_EXTRAS = frozenset({"agent_reference"})
+_OWN_EXTRAS = frozenset({"agent_reference", "limits"})
 
 
 def _forwardable_extras(extras: dict[str, Any]) -> dict[str, Any]:

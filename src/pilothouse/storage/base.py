@@ -172,3 +172,76 @@ class Store(Protocol):
     async def release_idempotency(self, tenant: str, key: str) -> None:
         """Forget the key (its request failed, so a retry may run again)."""
         ...
+
+
+JOURNAL_SCHEMA_VERSION = 1
+RUN_SCHEMA_VERSION = 1
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    """One event of a run's journal (DESIGN §4): the source of truth for resume and replay.
+
+    ``seq`` orders the entries of one run; ``step`` is the model step the entry belongs to.
+    """
+
+    run_id: str
+    seq: int
+    kind: str
+    step: int
+    at: float
+    payload: dict[str, Any]
+    schema_version: int = JOURNAL_SCHEMA_VERSION
+
+
+@dataclass(slots=True)
+class StoredRun:
+    """An agent run's header; ``spec`` is the JSON needed to resume it."""
+
+    id: str
+    tenant: str
+    agent: str
+    agent_version: str
+    status: str
+    created_at: int
+    updated_at: int
+    spec: str
+    schema_version: int = RUN_SCHEMA_VERSION
+
+
+class JournalStore(Protocol):
+    """Persistence of agent runs and their journals, and of kill switches.
+
+    ``append`` is atomic for its whole list, so that an intent and the state it depends on
+    are written together (journal first: written before the step's effect happens).
+    """
+
+    async def create_run(self, run: StoredRun, entries: list[JournalEntry]) -> None:
+        """Persist a new run with its first entries."""
+        ...
+
+    async def append(
+        self, entries: list[JournalEntry], status: tuple[str, str] | None = None
+    ) -> None:
+        """Append entries (and optionally set ``(run_id, status)``) in one transaction."""
+        ...
+
+    async def read(self, run_id: str) -> list[JournalEntry]:
+        """Every entry of the run, in order."""
+        ...
+
+    async def get_run(self, tenant: str, run_id: str) -> StoredRun | None:
+        """The run header, or None."""
+        ...
+
+    async def list_runs(self, tenant: str, limit: int) -> list[StoredRun]:
+        """The newest runs."""
+        ...
+
+    async def set_switch(self, name: str, engaged: bool, reason: str, now: int) -> None:
+        """Engage or release a kill switch (``*`` means every agent)."""
+        ...
+
+    async def engaged_switches(self) -> dict[str, str]:
+        """Engaged switches by name, with their reasons."""
+        ...

@@ -96,6 +96,7 @@ class ModelResult:
     incomplete_details: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     model: str | None = None
+    extension: dict[str, Any] | None = None
 
 
 class ModelProvider(Protocol):

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -21,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 metadata = MetaData()
 
@@ -61,6 +62,43 @@ conversation_items = Table(
     Column("item", Text, nullable=False),
     PrimaryKeyConstraint("conversation_id", "position"),
     Index("ux_conversation_items_item", "conversation_id", "item_id", unique=True),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("agent", String(128), nullable=False),
+    Column("agent_version", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("spec", Text, nullable=False),
+    Index("ix_runs_tenant_created", "tenant", "created_at"),
+)
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("run_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("payload", Text, nullable=False),
+    PrimaryKeyConstraint("run_id", "seq"),
+)
+
+switches = Table(
+    "switches",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("engaged", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 idempotency_keys = Table(

@@ -26,6 +26,7 @@ from pilothouse.storage.base import (
 )
 from pilothouse.storage.sql import migrate
 from pilothouse.storage.sql.group_commit import GroupCommit
+from pilothouse.storage.sql.journal_store import SQLJournalStore
 from pilothouse.storage.sql.schema import (
     conversation_items,
     conversations,
@@ -44,6 +45,7 @@ class SQLStore:
         self.is_sqlite = url.startswith("sqlite")
         self.engine: AsyncEngine = self._create_engine(url)
         self.writer = GroupCommit(self.engine)
+        self.journal = SQLJournalStore(self.engine, self.writer)
 
     def _create_engine(self, url: str) -> AsyncEngine:
         if not self.is_sqlite:

@@ -1,0 +1,375 @@
+"""The agent loop as named steps over an explicit :class:`RunState` (DESIGN §4).
+
+    list tools → gate (limits) → reserve cost → call model → resolve output
+      → gate (tool limits) → act (tool calls, concurrently) → repeat or finish
+
+Every step is journaled before and after it happens (:mod:`.journal`). The loop yields
+stream events when ``live`` (already placed at their final ``output_index``) and always ends
+by yielding one :class:`ModelResult` for the whole run, so that the response service can
+treat an agent exactly like a model provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from pilothouse.errors import PilothouseError
+from pilothouse.protocol import items as wire
+from pilothouse.protocol.events import item_events
+from pilothouse.protocol.ids import new_id
+from pilothouse.runtime.agent import limits
+from pilothouse.runtime.agent.cost import DEFAULT_OUTPUT_CAP, CostMeter
+from pilothouse.runtime.agent.journal import RunJournal
+from pilothouse.runtime.agent.limits import LimitHit
+from pilothouse.runtime.agent.state import RunState, idempotency_key, mcp_item_id
+from pilothouse.runtime.agent.switches import SwitchBoard
+from pilothouse.runtime.history import model_view
+from pilothouse.runtime.providers.base import (
+    Item,
+    ModelProvider,
+    ModelRequest,
+    ModelResult,
+    StreamEvent,
+)
+from pilothouse.runtime.tools.base import ToolCall, ToolGateway, ToolResult
+
+Emitted = StreamEvent | ModelResult
+
+
+@dataclass(slots=True)
+class BoundModel:
+    """A provider with the upstream name of the agent's model on it."""
+
+    provider: ModelProvider
+    upstream_model: str
+    public_model: str
+
+
+@dataclass(slots=True)
+class PendingCall:
+    """A governed call the model asked for, with its place in the run."""
+
+    position: int
+    item_id: str
+    call: ToolCall | None
+    name: str
+    arguments: str
+    parse_error: str | None = None
+
+
+class Executor:
+    """Runs one agent run to its end. See the module docstring."""
+
+    def __init__(
+        self,
+        state: RunState,
+        model: BoundModel,
+        gateway: ToolGateway,
+        meter: CostMeter,
+        journal: RunJournal,
+        switches: SwitchBoard,
+    ) -> None:
+        self.state = state
+        self.model = model
+        self.gateway = gateway
+        self.meter = meter
+        self.journal = journal
+        self.switches = switches
+
+    async def run(self, live: bool) -> AsyncIterator[Emitted]:
+        """Drive the loop; yields stream events (when ``live``) and finally the result."""
+        state = self.state
+        for event in self._list_tools(live):
+            yield event
+        while True:
+            await self.switches.refresh()
+            hit = limits.before_model_step(state, self.switches.reason(state.agent.name))
+            request = self._prepare_turn()
+            price = self.meter.price_for(self.model.public_model, self.model.upstream_model)
+            worst = self.meter.worst_case(price, request)
+            if hit is None and not self.meter.admits(state.cost_usd, worst):
+                ceiling = self.meter.ceiling_usd
+                hit = LimitHit("max_cost_usd", f"the next step could exceed the cost ceiling of "
+                               f"${ceiling:g} (spent ${state.cost_usd:.6f})")
+            if hit is not None:
+                async for event in self._finish("incomplete", live, hit):
+                    yield event
+                return
+            self.journal.record("model.started", model=self.model.upstream_model,
+                                reserved_usd=worst)
+            await self.journal.flush()
+            state.step += 1
+            result: ModelResult | None = None
+            try:
+                async for event in self._call_model(request, live):
+                    if isinstance(event, ModelResult):
+                        result = event
+                    else:
+                        yield event
+            except TimeoutError:
+                deadline = LimitHit("deadline_s", f"the run reached its deadline of "
+                                    f"{state.limits.deadline_s:g} s during a model call")
+                async for event in self._finish("incomplete", live, deadline):
+                    yield event
+                return
+            except PilothouseError as exc:
+                self.journal.record("model.failed", code=exc.code, message=exc.message)
+                self.journal.record("run.finished", status="failed", reason=exc.code)
+                await self.journal.flush(status="failed")
+                raise
+            assert result is not None
+            cost = price.cost(result.usage or {}) if price else 0.0
+            state.cost_usd = round(state.cost_usd + cost, 9)
+            state.add_usage(result.usage)
+            pending, client_calls = self._resolve(result, live)
+            self.journal.record("model.completed", output=result.output, usage=result.usage,
+                                cost_usd=cost, status=result.status)
+            if result.status != "completed":
+                reason = (result.incomplete_details or {}).get("reason", result.status)
+                async for event in self._finish(result.status, live, None, reason):
+                    yield event
+                return
+            if not pending:
+                async for event in self._finish("completed", live):
+                    yield event
+                return
+            async for event in self._act(pending, live):
+                if isinstance(event, LimitHit):
+                    async for final in self._finish("incomplete", live, event):
+                        yield final
+                    return
+                yield event
+            if client_calls:
+                async for event in self._finish("completed", live):
+                    yield event
+                return
+            if state.agent.end_on_tool_error and any(
+                item.get("error") for item in state.output[-len(pending):]
+            ):
+                failed = LimitHit("tool_error", "a tool failed and the agent ends on tool errors")
+                async for event in self._finish("incomplete", live, failed):
+                    yield event
+                return
+
+    # -- steps -------------------------------------------------------------------------
+
+    def _list_tools(self, live: bool) -> list[StreamEvent]:
+        """Emit ``mcp_list_tools`` once per conversation for the agent's tools."""
+        state = self.state
+        label = state.agent.server_label
+        if not state.tools or any(
+            i.get("type") == "mcp_list_tools" and i.get("server_label") == label
+            for i in state.history
+        ):
+            return []
+        item = {
+            "type": "mcp_list_tools",
+            "id": new_id("mcpl"),
+            "server_label": label,
+            "tools": [t.as_mcp_listing() for t in state.tools.values()],
+            "error": None,
+        }
+        state.output.append(item)
+        return list(item_events(item, len(state.output) - 1)) if live else []
+
+    def _prepare_turn(self) -> ModelRequest:
+        """The model request for the next step."""
+        state = self.state
+        options = dict(state.options)
+        cap = state.limits.max_output_tokens
+        if cap is not None:
+            options["max_output_tokens"] = min(cap, options.get("max_output_tokens") or cap)
+        elif self.meter.ceiling_usd is not None:
+            options.setdefault("max_output_tokens", DEFAULT_OUTPUT_CAP)
+        tools = [t.as_function_tool() for t in state.tools.values()] + state.client_tools
+        return ModelRequest(
+            model=self.model.upstream_model,
+            input=state.history,
+            instructions=state.instructions,
+            tools=tools,
+            options=options,
+            headers=state.headers,
+        )
+
+    async def _call_model(self, request: ModelRequest, live: bool) -> AsyncIterator[Emitted]:
+        """One model call within the deadline; live events are moved to their final index."""
+        remaining = self.state.remaining_s()
+        async with asyncio.timeout(remaining):
+            if not live:
+                yield await self.model.provider.complete(request)
+                return
+            placement: dict[int, int | None] = {}
+            next_index = len(self.state.output)
+            async for event in self.model.provider.stream(request):
+                if isinstance(event, ModelResult):
+                    yield event
+                    return
+                index = event.get("output_index")
+                if event.get("type") == "response.output_item.added" and index is not None:
+                    item = event.get("item") or {}
+                    governed = item.get("type") == "function_call" and (
+                        item.get("name") in self.state.tools
+                    )
+                    placement[index] = None if governed else next_index
+                    if not governed:
+                        next_index += 1
+                target = placement.get(index) if index is not None else None
+                if target is not None:
+                    yield {**event, "output_index": target}
+
+    def _resolve(self, result: ModelResult, live: bool) -> tuple[list[PendingCall], bool]:
+        """Sort the model's output: governed calls to run, everything else to the output."""
+        state = self.state
+        pending: list[PendingCall] = []
+        client_calls = False
+        for item in result.output:
+            if item.get("type") == "function_call" and item.get("name") in state.tools:
+                pending.append(self._pending_call(len(pending), item))
+                continue
+            state.output.append(item)
+            state.history.append(item)
+            client_calls = client_calls or item.get("type") == "function_call"
+        return pending, client_calls
+
+    def _pending_call(self, position: int, item: Item) -> PendingCall:
+        state = self.state
+        raw = item.get("arguments") or "{}"
+        item_id = mcp_item_id(state.run_id, state.step, position)
+        try:
+            arguments = orjson.loads(raw)
+            if not isinstance(arguments, dict):
+                raise ValueError("arguments must be a JSON object")
+        except ValueError as exc:
+            return PendingCall(position, item_id, None, item["name"], raw, f"invalid JSON: {exc}")
+        call = ToolCall(
+            name=item["name"],
+            arguments=arguments,
+            call_id=item.get("call_id", item_id),
+            idempotency_key=idempotency_key(state.run_id, state.step, position),
+            run_id=state.run_id,
+            headers={**state.headers, "x-pilothouse-run-id": state.run_id},
+        )
+        return PendingCall(position, item_id, call, item["name"], raw)
+
+    async def _act(self, pending: list[PendingCall], live: bool) -> AsyncIterator[Any]:
+        """Gate, journal the intents, run the calls, record the results."""
+        state = self.state
+        runnable = [p for p in pending if p.call is not None]
+        hit = limits.before_tool_calls(
+            state, [(p.call.name, p.call.arguments) for p in runnable if p.call is not None]
+        )
+        if hit is not None:
+            yield hit
+            return
+        for p in pending:
+            self.journal.record("tool.intent", position=p.position, item_id=p.item_id,
+                                name=p.name, arguments=p.arguments,
+                                idempotency_key=p.call.idempotency_key if p.call else None)
+        await self.journal.flush()
+        base = len(state.output)
+        if live:
+            for offset, p in enumerate(pending):
+                for event in _call_started(self._mcp_item(p, None), base + offset):
+                    yield event
+        results = await self.gateway.execute(
+            [p.call for p in runnable if p.call is not None], state.tool_budget
+        ) if runnable else []
+        by_position = {p.position: r for p, r in zip(runnable, results, strict=True)}
+        for offset, p in enumerate(pending):
+            outcome = by_position.get(p.position)
+            item = self._mcp_item(p, outcome)
+            state.output.append(item)
+            state.history.extend(model_view([item]))
+            self.journal.record("tool.completed", position=p.position, item_id=p.item_id,
+                                output=item.get("output"), error=item.get("error"),
+                                attempts=outcome.attempts if outcome else 0,
+                                latency_s=outcome.latency_s if outcome else 0.0)
+            if live:
+                for event in _call_finished(item, base + offset):
+                    yield event
+
+    def _mcp_item(self, pending: PendingCall, result: ToolResult | None) -> Item:
+        item: Item = {
+            "type": "mcp_call",
+            "id": pending.item_id,
+            "server_label": self.state.agent.server_label,
+            "name": pending.name,
+            "arguments": pending.arguments,
+            "output": None,
+            "error": None,
+            "status": "in_progress",
+            "approval_request_id": None,
+        }
+        if pending.parse_error is not None:
+            item.update(status="failed", error=f"invalid_arguments: {pending.parse_error}")
+        elif result is not None and result.error is not None:
+            item.update(status="failed", error=f"{result.error['code']}: {result.error['message']}")
+        elif result is not None:
+            output = result.output
+            item.update(status="completed",
+                        output=output if isinstance(output, str) else orjson.dumps(output).decode())
+        return item
+
+    async def _finish(
+        self, status: str, live: bool, hit: LimitHit | None = None, reason: str | None = None
+    ) -> AsyncIterator[Emitted]:
+        """Close the run: a final message for a bound, the journal, then the result."""
+        state = self.state
+        if hit is not None:
+            reason = hit.reason
+            message = wire.assistant_message(limits.final_message(hit))
+            state.output.append(message)
+            self.journal.record("limit.hit", reason=hit.reason, message=hit.message)
+            if live:
+                for event in item_events(message, len(state.output) - 1):
+                    yield event
+        state.status = status
+        state.incomplete_reason = reason if status == "incomplete" else None
+        self.journal.record("run.finished", status=status, reason=state.incomplete_reason,
+                            usage=state.usage(), cost_usd=state.cost_usd)
+        await self.journal.flush(status=status)
+        yield ModelResult(
+            output=state.output,
+            usage=state.usage(),
+            status=status,
+            incomplete_details={"reason": reason} if status == "incomplete" else None,
+            model=self.model.public_model,
+            extension=run_extension(state),
+        )
+
+
+def run_extension(state: RunState) -> dict[str, Any]:
+    """The ``pilothouse`` object on an agent's response: who ran it and what it cost."""
+    return {
+        "run_id": state.run_id,
+        "agent": state.agent.name,
+        "agent_version": state.agent.version,
+        "steps": state.step,
+        "tool_calls": state.tool_calls,
+        "cost_usd": state.cost_usd,
+    }
+
+
+def _call_started(item: Item, index: int) -> list[StreamEvent]:
+    return [
+        {"type": "response.output_item.added", "output_index": index, "item": item},
+        {"type": "response.mcp_call_arguments.delta", "output_index": index,
+         "item_id": item["id"], "delta": item["arguments"]},
+        {"type": "response.mcp_call_arguments.done", "output_index": index,
+         "item_id": item["id"], "arguments": item["arguments"]},
+        {"type": "response.mcp_call.in_progress", "output_index": index, "item_id": item["id"]},
+    ]
+
+
+def _call_finished(item: Item, index: int) -> list[StreamEvent]:
+    outcome = "failed" if item["status"] == "failed" else "completed"
+    return [
+        {"type": f"response.mcp_call.{outcome}", "output_index": index, "item_id": item["id"]},
+        {"type": "response.output_item.done", "output_index": index, "item": item},
+    ]
+

@@ -1,0 +1,68 @@
+"""Writing a run's journal: entries are buffered and flushed atomically at the points where
+the executor must be durable before it acts (journal first).
+
+The executor records as it goes and calls :meth:`RunJournal.flush` before each model call
+and before each batch of tool calls, so one transaction carries the previous step's
+results together with the next step's intent. A journal without a store (replay) records
+nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pilothouse.runtime.agent.state import RunState
+from pilothouse.storage.base import JournalEntry, JournalStore, StoredRun
+
+
+class RunJournal:
+    """The journal of one run."""
+
+    def __init__(self, store: JournalStore | None, state: RunState) -> None:
+        self.store = store
+        self.state = state
+        self._pending: list[JournalEntry] = []
+
+    def record(self, kind: str, **payload: Any) -> None:
+        """Buffer one entry for the current step."""
+        if self.store is None:
+            return
+        self._pending.append(
+            JournalEntry(
+                run_id=self.state.run_id,
+                seq=self.state.next_seq(),
+                kind=kind,
+                step=self.state.step,
+                at=time.time(),
+                payload=payload,
+            )
+        )
+
+    async def flush(self, status: str | None = None) -> None:
+        """Write what is buffered (and the run's status) in one transaction."""
+        if self.store is None or (not self._pending and status is None):
+            return
+        entries, self._pending = self._pending, []
+        await self.store.append(entries, (self.state.run_id, status) if status else None)
+
+    async def start(self, spec: str) -> None:
+        """Create the run with its ``run.started`` entry."""
+        if self.store is None:
+            return
+        self.record("run.started", agent=self.state.agent.name, model=self.state.model)
+        entries, self._pending = self._pending, []
+        now = int(time.time())
+        await self.store.create_run(
+            StoredRun(
+                id=self.state.run_id,
+                tenant=self.state.tenant,
+                agent=self.state.agent.name,
+                agent_version=self.state.agent.version,
+                status="in_progress",
+                created_at=now,
+                updated_at=now,
+                spec=spec,
+            ),
+            entries,
+        )

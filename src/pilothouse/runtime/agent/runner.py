@@ -1,0 +1,195 @@
+"""An agent run presented as a model provider.
+
+The response service calls providers; :class:`AgentRunner` is one for a single run of one
+agent. It builds the run's state from the request, records the run (journal first), and
+drives the :class:`~pilothouse.runtime.agent.executor.Executor`. Streaming, background
+runs, idempotency and persistence of the response are the service's, unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from pilothouse.control.agent import Limits
+from pilothouse.control.pricing import Pricing
+from pilothouse.control.tool_contract import ToolContract
+from pilothouse.errors import InvalidRequest
+from pilothouse.runtime.agent.cost import CostMeter
+from pilothouse.runtime.agent.directory import Target
+from pilothouse.runtime.agent.executor import BoundModel, Executor
+from pilothouse.runtime.agent.journal import RunJournal
+from pilothouse.runtime.agent.state import RunState
+from pilothouse.runtime.agent.switches import SwitchBoard
+from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
+from pilothouse.runtime.providers.router import ModelRouter
+from pilothouse.runtime.tools.base import RunToolBudget, ToolGateway
+from pilothouse.storage.base import JournalStore
+
+# Options that are ours to enforce, not the model's.
+_OWN_OPTIONS = ("max_tool_calls",)
+
+
+@dataclass(slots=True)
+class AgentRuntime:
+    """What every run shares: models, tools, prices, the journal and the kill switches."""
+
+    router: ModelRouter
+    gateway: ToolGateway
+    pricing: Pricing
+    tools: dict[str, ToolContract]
+    journal: JournalStore | None
+    switches: SwitchBoard = field(default_factory=lambda: SwitchBoard(None))
+
+    def runner(
+        self,
+        target: Target,
+        *,
+        run_id: str,
+        tenant: str,
+        requested_limits: dict[str, Any],
+    ) -> AgentRunner:
+        """A runner for one run; checks what must hold before anything runs."""
+        assert target.agent is not None
+        agent = target.agent
+        reason = self.switches.reason(agent.name)
+        if reason is not None:
+            from pilothouse.errors import ServiceUnavailable  # noqa: PLC0415
+
+            raise ServiceUnavailable(f"Agent '{agent.name}' is stopped: {reason}.",
+                                     code="kill_switch_engaged", retry_after=30)
+        try:
+            limits = agent.limits.lowered_by(requested_limits)
+        except (TypeError, ValidationError) as exc:
+            raise InvalidRequest(f"Invalid 'limits': {exc}.", param="limits",
+                                 code="invalid_value") from None
+        meter = CostMeter(self.pricing, limits.max_cost_usd)
+        meter.require_prices([agent.model, *agent.fallbacks])
+        resolved = self.router.resolve(agent.model)
+        model = BoundModel(resolved.provider, resolved.upstream_model, agent.model)
+        return AgentRunner(self, target, run_id, tenant, limits, meter, model)
+
+
+class AgentRunner:
+    """One run of one agent, as a :class:`ModelProvider`."""
+
+    name = "agent"
+
+    def __init__(
+        self,
+        runtime: AgentRuntime,
+        target: Target,
+        run_id: str,
+        tenant: str,
+        limits: Limits,
+        meter: CostMeter,
+        model: BoundModel,
+    ) -> None:
+        self.runtime = runtime
+        self.target = target
+        self.run_id = run_id
+        self.tenant = tenant
+        self.limits = limits
+        self.meter = meter
+        self.model = model
+
+    async def complete(self, request: ModelRequest) -> ModelResult:
+        """Run to the end without stream events."""
+        result: ModelResult | None = None
+        async for event in self._run(request, live=False):
+            if isinstance(event, ModelResult):
+                result = event
+        assert result is not None
+        return result
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent | ModelResult]:
+        """Run to the end, yielding stream events."""
+        async for event in self._run(request, live=True):
+            yield event
+
+    async def count_input_tokens(self, request: ModelRequest) -> int:
+        """Input tokens of the first step (instructions and governed tools included)."""
+        state = self._state(request)
+        first = ModelRequest(
+            model=self.model.upstream_model,
+            input=state.history,
+            instructions=state.instructions,
+            tools=[t.as_function_tool() for t in state.tools.values()] + state.client_tools,
+            options=state.options,
+        )
+        return await self.model.provider.count_input_tokens(first)
+
+    async def aclose(self) -> None:
+        """Runs share their resources; nothing to release."""
+
+    def _state(self, request: ModelRequest) -> RunState:
+        agent = self.target.agent
+        assert agent is not None
+        tools = {name: self.runtime.tools[name] for name in agent.tools}
+        clashes = [t.get("name") for t in request.tools if t.get("name") in tools]
+        if clashes:
+            raise InvalidRequest(f"Client tool '{clashes[0]}' has the name of a governed tool "
+                                 "of this agent.", param="tools", code="tool_name_conflict")
+        instructions = "\n\n".join(
+            part for part in (self.target.instructions, _text(request.instructions)) if part
+        ) or None
+        options = {k: v for k, v in request.options.items() if k not in _OWN_OPTIONS}
+        if agent.temperature is not None:
+            options.setdefault("temperature", agent.temperature)
+        limits = self.limits
+        return RunState(
+            run_id=self.run_id,
+            tenant=self.tenant,
+            agent=agent,
+            limits=limits,
+            tools=tools,
+            instructions=instructions,
+            history=list(request.input),
+            client_tools=list(request.tools),
+            options=options,
+            headers=dict(request.headers),
+            model=agent.model,
+            tool_budget=RunToolBudget(
+                timeout_s=limits.tool_timeout_s,
+                time_budget_s=limits.tool_time_budget_s,
+                max_attempts=limits.max_attempts_per_call,
+                max_parallel=limits.max_parallel_tools,
+                max_output_bytes=limits.max_tool_output_bytes,
+            ),
+        )
+
+    async def _run(self, request: ModelRequest, live: bool) -> AsyncIterator[Any]:
+        state = self._state(request)
+        journal = RunJournal(self.runtime.journal, state)
+        await journal.start(run_spec(state))
+        executor = Executor(state, self.model, self.runtime.gateway, self.meter, journal,
+                            self.runtime.switches)
+        async for event in executor.run(live):
+            yield event
+
+
+def run_spec(state: RunState) -> str:
+    """What resume needs to rebuild a run's starting state (the journal has the rest)."""
+    return orjson.dumps(
+        {
+            "agent": state.agent.model_dump(),
+            "limits": state.limits.model_dump(),
+            "instructions": state.instructions,
+            "history": state.history,
+            "client_tools": state.client_tools,
+            "options": state.options,
+            "headers": state.headers,
+            "model": state.model,
+            "started_at": state.started_at,
+        }
+    ).decode()
+
+
+def _text(instructions: str | list[Any] | None) -> str | None:
+    if instructions is None or isinstance(instructions, str):
+        return instructions
+    return orjson.dumps(instructions).decode()

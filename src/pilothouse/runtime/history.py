@@ -1,0 +1,39 @@
+"""History as a model sees it.
+
+On the wire, a governed tool call is an ``mcp_call`` item (as OpenAI's remote MCP tools
+are); to the model it is a ``function_call`` followed by its ``function_call_output``.
+:func:`model_view` converts the first form into the second, so that a chained response
+(``previous_response_id``) shows any model exactly what the agent's model saw before.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from pilothouse.runtime.providers.base import Item
+
+
+def model_view(items: list[Item]) -> list[Item]:
+    """History as the model sees it: ``mcp_call`` items become a function call and its
+    output; ``mcp_list_tools`` items are dropped (the tools are passed as tools)."""
+    view: list[Item] = []
+    for item in items:
+        kind = item.get("type")
+        if kind == "mcp_list_tools":
+            continue
+        if kind == "mcp_call":
+            view.append(
+                {
+                    "type": "function_call",
+                    "call_id": item["id"],
+                    "name": item["name"],
+                    "arguments": item.get("arguments", "{}"),
+                }
+            )
+            result = item.get("output")
+            if result is None:
+                result = orjson.dumps({"error": item.get("error")}).decode()
+            view.append({"type": "function_call_output", "call_id": item["id"], "output": result})
+            continue
+        view.append(item)
+    return view
