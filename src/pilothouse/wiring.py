@@ -17,9 +17,9 @@ from pilothouse.runtime.conversations import ConversationService
 from pilothouse.runtime.providers.factory import build_router
 from pilothouse.runtime.providers.router import ModelRouter
 from pilothouse.runtime.responses import ResponseService
+from pilothouse.runtime.tools.base import ToolGateway
 from pilothouse.settings import Settings
 from pilothouse.storage.base import Store
-from pilothouse.runtime.tools.base import ToolGateway
 from pilothouse.storage.sql.store import SQLStore
 
 
@@ -77,11 +77,12 @@ def build_services(
     agent_runtime = None
     if bundle is not None:
         if gateway is None:
-            from pilothouse.runtime.tools.factory import build_gateway  # noqa: PLC0415
+            from pilothouse.runtime.tools.factory import build_gateway
 
             gateway = build_gateway(bundle.tools, bundle.root)
-        agent_runtime = AgentRuntime(router, gateway, bundle.pricing, bundle.tools, journal,
-                                     switches)
+        agent_runtime = AgentRuntime(
+            router, gateway, bundle.pricing, bundle.tools, journal, switches
+        )
     return Services(
         settings=settings,
         store=store,

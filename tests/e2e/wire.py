@@ -7,6 +7,11 @@ from typing import Any
 import httpx2 as httpx
 import openresponses_types.types as spec
 import orjson
+from openai.types.responses.response_output_item import (
+    McpApprovalRequest,
+    McpCall,
+    McpListTools,
+)
 
 # Every key the Open Responses ResponseResource requires to be present (null allowed).
 REQUIRED_KEYS = frozenset(spec.ResponseResource.model_fields)
@@ -29,11 +34,29 @@ _EVENT_MODELS: dict[str, Any] = {
 }
 
 
+# OpenAI's hosted-tool items, outside the Open Responses core union: checked against the
+# official SDK's strict models instead.
+_SDK_ITEMS: dict[str, Any] = {
+    "mcp_call": McpCall,
+    "mcp_list_tools": McpListTools,
+    "mcp_approval_request": McpApprovalRequest,
+}
+
+
 def check_resource(payload: dict[str, Any]) -> None:
-    """Assert ``payload`` has every required key and validates as the spec's resource."""
+    """Assert ``payload`` has every required key and validates as the spec's resource
+    (with ``mcp_*`` items validated as the ``openai`` SDK defines them)."""
     missing = REQUIRED_KEYS - payload.keys()
     assert not missing, f"response lacks required keys: {sorted(missing)}"
-    spec.ResponseResource.model_validate(payload)
+    core = []
+    for item in payload["output"]:
+        model = _SDK_ITEMS.get(item["type"])
+        if model is None:
+            core.append(item)
+        else:
+            model.model_validate(item, strict=False)
+            assert set(model.model_fields) >= set(item), f"unknown keys in {item['type']}"
+    spec.ResponseResource.model_validate({**payload, "output": core})
 
 
 def check_event(event: dict[str, Any]) -> None:

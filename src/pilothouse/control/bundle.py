@@ -132,9 +132,7 @@ def _load_all(
     return found
 
 
-def _load_one(
-    path: Path, root: Path, model: type[M], problems: list[Problem]
-) -> M | None:
+def _load_one(path: Path, root: Path, model: type[M], problems: list[Problem]) -> M | None:
     relative = str(path.relative_to(root))
     try:
         text = path.read_text()
@@ -170,19 +168,43 @@ def _cross_check(
     tool_names = {t.name for t in tools.values()}
     for path, tool in tools.items():
         if Path(path).stem != tool.name:
-            problems.append(Problem(path, "/name", f"name '{tool.name}' differs from the file "
-                                    "name", f"rename the file to {tool.name}.json"))
+            problems.append(
+                Problem(
+                    path,
+                    "/name",
+                    f"name '{tool.name}' differs from the file name",
+                    f"rename the file to {tool.name}.json",
+                )
+            )
     seen: dict[str, str] = {}
     for path, agent in agents.items():
         if agent.name in seen:
-            problems.append(Problem(path, "/name", f"agent '{agent.name}' is also defined in "
-                                    f"{seen[agent.name]}", "give each agent one file"))
+            problems.append(
+                Problem(
+                    path,
+                    "/name",
+                    f"agent '{agent.name}' is also defined in {seen[agent.name]}",
+                    "give each agent one file",
+                )
+            )
         seen[agent.name] = path
         for index, name in enumerate(agent.tools):
             if name not in tool_names:
-                problems.append(Problem(path, f"/tools/{index}", f"unknown tool '{name}'",
-                                        f"add tools/{name}.json or remove it"))
-        for tool in agent.limits.max_tool_calls_per_tool:
-            if tool not in agent.tools:
-                problems.append(Problem(path, f"/limits/max_tool_calls_per_tool/{tool}",
-                                        f"'{tool}' is not one of the agent's tools", ""))
+                problems.append(
+                    Problem(
+                        path,
+                        f"/tools/{index}",
+                        f"unknown tool '{name}'",
+                        f"add tools/{name}.json or remove it",
+                    )
+                )
+        for capped in agent.limits.max_tool_calls_per_tool:
+            if capped not in agent.tools:
+                problems.append(
+                    Problem(
+                        path,
+                        f"/limits/max_tool_calls_per_tool/{capped}",
+                        f"'{tool}' is not one of the agent's tools",
+                        "",
+                    )
+                )

@@ -37,3 +37,24 @@ def model_view(items: list[Item]) -> list[Item]:
             continue
         view.append(item)
     return view
+
+
+# Keys of stored items that mean something only to us (or to a store the upstream does
+# not share), removed before history is sent upstream.
+_LOCAL_KEYS = ("id", "status")
+
+
+def upstream_items(items: list[Item]) -> list[Item]:
+    """History as an upstream without our store can read it.
+
+    Our item ids are unknown upstream (which is asked not to store anything), so they are
+    dropped; reasoning items are kept only when they carry ``encrypted_content``.
+    """
+    cleaned: list[Item] = []
+    for item in items:
+        if item.get("type") == "reasoning" and not item.get("encrypted_content"):
+            continue
+        if any(key in item for key in _LOCAL_KEYS):
+            item = {k: v for k, v in item.items() if k not in _LOCAL_KEYS}
+        cleaned.append(item)
+    return cleaned

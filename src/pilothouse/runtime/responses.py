@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from pilothouse.control.agent import Limits
 from pilothouse.errors import (
     Conflict,
     InvalidRequest,
@@ -30,11 +31,10 @@ from pilothouse.protocol.events import Sequencer, lifecycle, replay, terminal_ki
 from pilothouse.protocol.items import normalize_input
 from pilothouse.protocol.requests import CreateResponse, InputTokensRequest
 from pilothouse.protocol.resource import TERMINAL_STATUSES
-from pilothouse.runtime.live import EventHub, LiveRegistry, LiveRun
-from pilothouse.runtime.providers.base import Item, ModelResult
-from pilothouse.control.agent import Limits
 from pilothouse.runtime.agent.directory import AgentDirectory
 from pilothouse.runtime.agent.runner import AgentRuntime
+from pilothouse.runtime.live import EventHub, LiveRegistry, LiveRun
+from pilothouse.runtime.providers.base import Item, ModelResult
 from pilothouse.runtime.providers.router import ModelRouter, Resolved
 from pilothouse.runtime.turn import RequestContext, Turn
 from pilothouse.storage.base import ItemPage, Store
@@ -346,9 +346,7 @@ class ResponseService:
 
     # -- persistence -------------------------------------------------------------------
 
-    async def _persist(
-        self, turn: Turn, resource: dict[str, Any], *, insert: bool
-    ) -> bytes | None:
+    async def _persist(self, turn: Turn, resource: dict[str, Any], *, insert: bool) -> bytes | None:
         """Store ``resource`` (and append to its conversation); returns the stored JSON."""
         appended: list[Item] | None = None
         if turn.request.conversation_id and resource["status"] in ("completed", "incomplete"):

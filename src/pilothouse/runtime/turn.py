@@ -15,14 +15,10 @@ import orjson
 
 from pilothouse.protocol.requests import CreateResponse
 from pilothouse.protocol.resource import TERMINAL_STATUSES, build_resource
-from pilothouse.runtime.history import model_view
+from pilothouse.runtime.history import model_view, upstream_items
 from pilothouse.runtime.providers.base import FORWARDED, Item, ModelRequest, ModelResult
 from pilothouse.runtime.providers.router import Resolved
 from pilothouse.storage.base import StoredResponse
-
-# Keys of stored items that mean something only to us (or to a store the upstream does
-# not share), removed before history is sent upstream.
-_LOCAL_KEYS = ("id", "status")
 
 
 @dataclass(slots=True)
@@ -84,15 +80,23 @@ class Turn:
         return resource
 
     def model_request(self) -> ModelRequest:
-        """The provider-neutral request: history, then this turn's input."""
+        """The provider-neutral request: history, then this turn's input.
+
+        Providers see history as a model does (:func:`model_view`, without our ids); a
+        provider that sets ``raw_history`` (an agent run, which must see its earlier
+        ``mcp_*`` items) gets the stored items and converts them itself.
+        """
         options = {
             key: value
             for key in FORWARDED
             if (value := getattr(self.request, key, None)) is not None
         }
+        history = self.history + self.input_items
+        if not getattr(self.resolved.provider, "raw_history", False):
+            history = upstream_items(model_view(history))
         return ModelRequest(
             model=self.resolved.upstream_model,
-            input=upstream_items(model_view(self.history + self.input_items)),
+            input=history,
             instructions=self.instructions,
             tools=list(self.request.tools or []),
             options=options,
@@ -114,22 +118,6 @@ class Turn:
             conversation_id=self.request.conversation_id,
             background=bool(self.request.background),
         )
-
-
-def upstream_items(items: list[Item]) -> list[Item]:
-    """History as an upstream without our store can read it.
-
-    Our item ids are unknown upstream (which is asked not to store anything), so they are
-    dropped; reasoning items are kept only when they carry ``encrypted_content``.
-    """
-    cleaned: list[Item] = []
-    for item in items:
-        if item.get("type") == "reasoning" and not item.get("encrypted_content"):
-            continue
-        if any(key in item for key in _LOCAL_KEYS):
-            item = {k: v for k, v in item.items() if k not in _LOCAL_KEYS}
-        cleaned.append(item)
-    return cleaned
 
 
 # Extension keys that are ours, never an upstream's.

@@ -101,7 +101,9 @@ def _as_model_request(body: dict[str, Any]) -> ModelRequest:
         for tool in body.get("tools", [])
         if tool.get("type") == "function"
     ]
-    options: dict[str, Any] = {k: body[k] for k in ("tool_choice", "parallel_tool_calls") if k in body}
+    options: dict[str, Any] = {
+        k: body[k] for k in ("tool_choice", "parallel_tool_calls") if k in body
+    }
     return ModelRequest(
         model=str(body.get("model", "")),
         input=items,

@@ -19,15 +19,16 @@ def _model(name: str) -> dict[str, object]:
 
 async def list_models(request: Request) -> Response:
     """GET /v1/models."""
-    names = services(request).router.model_names()
+    found = services(request)
+    names = found.router.model_names() + found.responses.agents.names()
     return json_response({"object": "list", "data": [_model(n) for n in names]})
 
 
 async def get_model(request: Request) -> Response:
     """GET /v1/models/{model}: any name the routing table serves."""
     name = request.path_params["model"]
-    services(request).router.resolve(name)
-    if name not in services(request).router.model_names():
+    found = services(request)
+    if name not in found.router.model_names() + found.responses.agents.names():
         raise NotFound(f"The model '{name}' is not listed.", param="model", code="model_not_found")
     return json_response(_model(name))
 

@@ -50,16 +50,20 @@ class AgentDirectory:
         """The target of ``request``; None for a plain model request."""
         reference = request.extras.get("agent_reference")
         if request.model and request.model.startswith(AGENT_PREFIX):
-            name, _, version = request.model[len(AGENT_PREFIX):].partition("@")
+            name, _, version = request.model[len(AGENT_PREFIX) :].partition("@")
             return self._agent(name, version or None, "model")
         if isinstance(reference, dict):
-            name = reference.get("name")
-            if not isinstance(name, str):
-                raise InvalidRequest("agent_reference.name must be a string.",
-                                     param="agent_reference.name", code="invalid_value")
-            version = reference.get("version")
-            return self._agent(name, str(version) if version is not None else None,
-                               "agent_reference")
+            ref_name = reference.get("name")
+            if not isinstance(ref_name, str):
+                raise InvalidRequest(
+                    "agent_reference.name must be a string.",
+                    param="agent_reference.name",
+                    code="invalid_value",
+                )
+            ref_version = reference.get("version")
+            return self._agent(
+                ref_name, str(ref_version) if ref_version is not None else None, "agent_reference"
+            )
         if request.prompt is not None:
             return self._prompt(request)
         return None
@@ -69,8 +73,11 @@ class AgentDirectory:
         if agent is None:
             raise NotFound(f"Agent '{name}' not found.", param=param, code="agent_not_found")
         if version is not None and version != agent.version:
-            raise NotFound(f"Agent '{name}' has no version '{version}' (serving "
-                           f"{agent.version}).", param=param, code="agent_version_not_found")
+            raise NotFound(
+                f"Agent '{name}' has no version '{version}' (serving {agent.version}).",
+                param=param,
+                code="agent_version_not_found",
+            )
         return Target(agent, agent.render_instructions(), AGENT_PREFIX + agent.name)
 
     def _prompt(self, request: CreateResponse) -> Target:
@@ -78,24 +85,32 @@ class AgentDirectory:
         prompt_id = prompt_ref.get("id")
         prompt = self.bundle.prompts.get(str(prompt_id)) if self.bundle else None
         if prompt is None:
-            raise NotFound(f"Prompt '{prompt_id}' not found.", param="prompt.id",
-                           code="prompt_not_found")
+            raise NotFound(
+                f"Prompt '{prompt_id}' not found.", param="prompt.id", code="prompt_not_found"
+            )
         version = prompt_ref.get("version")
         found = prompt.version(str(version) if version is not None else None)
         if found is None:
-            raise NotFound(f"Prompt '{prompt_id}' has no version '{version}'.",
-                           param="prompt.version", code="prompt_version_not_found")
+            raise NotFound(
+                f"Prompt '{prompt_id}' has no version '{version}'.",
+                param="prompt.version",
+                code="prompt_version_not_found",
+            )
         _, chosen = found
         variables = prompt_ref.get("variables") or {}
         if not isinstance(variables, dict):
-            raise InvalidRequest("prompt.variables must be an object.",
-                                 param="prompt.variables", code="invalid_type")
+            raise InvalidRequest(
+                "prompt.variables must be an object.", param="prompt.variables", code="invalid_type"
+            )
         instructions = render_template(chosen.instructions, variables)
         if chosen.agent is not None:
             target = self._agent(chosen.agent, None, "prompt.id")
             return Target(target.agent, instructions, target.model)
         model = chosen.model or request.model
         if not model:
-            raise InvalidRequest("The prompt names no model; pass 'model'.", param="model",
-                                 code="missing_required_parameter")
+            raise InvalidRequest(
+                "The prompt names no model; pass 'model'.",
+                param="model",
+                code="missing_required_parameter",
+            )
         return Target(None, instructions, model)

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from pilothouse.control.pricing import ModelPrice
 from pilothouse.errors import PilothouseError
 from pilothouse.protocol import items as wire
 from pilothouse.protocol.events import item_events
@@ -48,6 +49,15 @@ class BoundModel:
     provider: ModelProvider
     upstream_model: str
     public_model: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """The loop ends: with this status, because of a bound (``hit``) or a model's ``reason``."""
+
+    status: str
+    hit: LimitHit | None = None
+    reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -83,78 +93,125 @@ class Executor:
 
     async def run(self, live: bool) -> AsyncIterator[Emitted]:
         """Drive the loop; yields stream events (when ``live``) and finally the result."""
-        state = self.state
         for event in self._list_tools(live):
             yield event
         while True:
-            await self.switches.refresh()
-            hit = limits.before_model_step(state, self.switches.reason(state.agent.name))
-            request = self._prepare_turn()
-            price = self.meter.price_for(self.model.public_model, self.model.upstream_model)
-            worst = self.meter.worst_case(price, request)
-            if hit is None and not self.meter.admits(state.cost_usd, worst):
-                ceiling = self.meter.ceiling_usd
-                hit = LimitHit("max_cost_usd", f"the next step could exceed the cost ceiling of "
-                               f"${ceiling:g} (spent ${state.cost_usd:.6f})")
-            if hit is not None:
-                async for event in self._finish("incomplete", live, hit):
-                    yield event
+            stop: Stop | None = None
+            async for step_event in self._step(live):
+                if isinstance(step_event, Stop):
+                    stop = step_event
+                else:
+                    yield step_event
+            if stop is not None:
+                async for final in self._finish(stop.status, live, stop.hit, stop.reason):
+                    yield final
                 return
-            self.journal.record("model.started", model=self.model.upstream_model,
-                                reserved_usd=worst)
-            await self.journal.flush()
-            state.step += 1
-            result: ModelResult | None = None
-            try:
-                async for event in self._call_model(request, live):
-                    if isinstance(event, ModelResult):
-                        result = event
-                    else:
-                        yield event
-            except TimeoutError:
-                deadline = LimitHit("deadline_s", f"the run reached its deadline of "
-                                    f"{state.limits.deadline_s:g} s during a model call")
-                async for event in self._finish("incomplete", live, deadline):
+
+    async def _step(self, live: bool) -> AsyncIterator[StreamEvent | Stop]:
+        """One model step and the tool calls it asks for; ends with a Stop to finish."""
+        state = self.state
+        await self.switches.refresh()
+        request = self._prepare_turn()
+        price = self.meter.price_for(self.model.public_model, self.model.upstream_model)
+        worst = self.meter.worst_case(price, request)
+        hit = self._gate(worst)
+        if hit is not None:
+            yield Stop("incomplete", hit)
+            return
+        self.journal.record("model.started", model=self.model.upstream_model, reserved_usd=worst)
+        await self.journal.flush()
+        state.step += 1
+        result: ModelResult | None = None
+        try:
+            async for event in self._call_model(request, live):
+                if isinstance(event, ModelResult):
+                    result = event
+                else:
                     yield event
+        except TimeoutError:
+            yield Stop(
+                "incomplete",
+                LimitHit(
+                    "deadline_s",
+                    "the run reached its deadline of "
+                    f"{state.limits.deadline_s:g} s during a model call",
+                ),
+            )
+            return
+        except PilothouseError as exc:
+            self.journal.record("model.failed", code=exc.code, message=exc.message)
+            self.journal.record("run.finished", status="failed", reason=exc.code)
+            await self.journal.flush(status="failed")
+            raise
+        assert result is not None
+        self._settle(result, price)
+        pending, client_calls = self._resolve(result)
+        if result.status != "completed":
+            reason = (result.incomplete_details or {}).get("reason", result.status)
+            yield Stop(result.status, reason=reason)
+            return
+        stop = self._before_acting(pending)
+        if stop is not None:
+            yield stop
+            return
+        async for event in self._act(pending, live):
+            if isinstance(event, LimitHit):
+                yield Stop("incomplete", event)
                 return
-            except PilothouseError as exc:
-                self.journal.record("model.failed", code=exc.code, message=exc.message)
-                self.journal.record("run.finished", status="failed", reason=exc.code)
-                await self.journal.flush(status="failed")
-                raise
-            assert result is not None
-            cost = price.cost(result.usage or {}) if price else 0.0
-            state.cost_usd = round(state.cost_usd + cost, 9)
-            state.add_usage(result.usage)
-            pending, client_calls = self._resolve(result, live)
-            self.journal.record("model.completed", output=result.output, usage=result.usage,
-                                cost_usd=cost, status=result.status)
-            if result.status != "completed":
-                reason = (result.incomplete_details or {}).get("reason", result.status)
-                async for event in self._finish(result.status, live, None, reason):
-                    yield event
-                return
-            if not pending:
-                async for event in self._finish("completed", live):
-                    yield event
-                return
-            async for event in self._act(pending, live):
-                if isinstance(event, LimitHit):
-                    async for final in self._finish("incomplete", live, event):
-                        yield final
-                    return
-                yield event
-            if client_calls:
-                async for event in self._finish("completed", live):
-                    yield event
-                return
-            if state.agent.end_on_tool_error and any(
-                item.get("error") for item in state.output[-len(pending):]
-            ):
-                failed = LimitHit("tool_error", "a tool failed and the agent ends on tool errors")
-                async for event in self._finish("incomplete", live, failed):
-                    yield event
-                return
+            yield event
+        if client_calls:
+            yield Stop("completed")
+        elif state.agent.end_on_tool_error and any(
+            item.get("error") for item in state.output[-len(pending) :]
+        ):
+            yield Stop(
+                "incomplete",
+                LimitHit("tool_error", "a tool failed and the agent ends its run on tool errors"),
+            )
+
+    def _gate(self, worst_case: float) -> LimitHit | None:
+        """Bounds checked before a model step, the cost ceiling included."""
+        state = self.state
+        hit = limits.before_model_step(state, self.switches.reason(state.agent.name))
+        if hit is None and not self.meter.admits(state.cost_usd, worst_case):
+            hit = LimitHit(
+                "max_cost_usd",
+                f"the next step could exceed the cost ceiling of "
+                f"${self.meter.ceiling_usd:g} (spent ${state.cost_usd:.6f})",
+            )
+        return hit
+
+    def _settle(self, result: ModelResult, price: ModelPrice | None) -> None:
+        """Account the call's usage and actual cost, and journal its output."""
+        state = self.state
+        cost = price.cost(result.usage or {}) if price else 0.0
+        state.cost_usd = round(state.cost_usd + cost, 9)
+        state.add_usage(result.usage)
+        self.journal.record(
+            "model.completed",
+            output=result.output,
+            usage=result.usage,
+            cost_usd=cost,
+            status=result.status,
+        )
+
+    def _before_acting(self, pending: list[PendingCall]) -> Stop | None:
+        """Whether the run ends here instead of running the calls the model asked for."""
+        if not pending:
+            return Stop("completed")
+        last_step = self.state.limits.max_steps
+        if last_step is not None and self.state.step >= last_step:
+            # No model call could read these results: running them would be a side effect
+            # without purpose.
+            return Stop(
+                "incomplete",
+                LimitHit(
+                    "max_steps",
+                    f"the run reached its limit of "
+                    f"{last_step} model steps before it could use the tools it asked for",
+                ),
+            )
+        return None
 
     # -- steps -------------------------------------------------------------------------
 
@@ -162,11 +219,9 @@ class Executor:
         """Emit ``mcp_list_tools`` once per conversation for the agent's tools."""
         state = self.state
         label = state.agent.server_label
-        if not state.tools or any(
-            i.get("type") == "mcp_list_tools" and i.get("server_label") == label
-            for i in state.history
-        ):
+        if not state.tools or state.tools_listed:
             return []
+        state.tools_listed = True
         item = {
             "type": "mcp_list_tools",
             "id": new_id("mcpl"),
@@ -222,7 +277,7 @@ class Executor:
                 if target is not None:
                     yield {**event, "output_index": target}
 
-    def _resolve(self, result: ModelResult, live: bool) -> tuple[list[PendingCall], bool]:
+    def _resolve(self, result: ModelResult) -> tuple[list[PendingCall], bool]:
         """Sort the model's output: governed calls to run, everything else to the output."""
         state = self.state
         pending: list[PendingCall] = []
@@ -267,28 +322,42 @@ class Executor:
             yield hit
             return
         for p in pending:
-            self.journal.record("tool.intent", position=p.position, item_id=p.item_id,
-                                name=p.name, arguments=p.arguments,
-                                idempotency_key=p.call.idempotency_key if p.call else None)
+            self.journal.record(
+                "tool.intent",
+                position=p.position,
+                item_id=p.item_id,
+                name=p.name,
+                arguments=p.arguments,
+                idempotency_key=p.call.idempotency_key if p.call else None,
+            )
         await self.journal.flush()
         base = len(state.output)
         if live:
             for offset, p in enumerate(pending):
                 for event in _call_started(self._mcp_item(p, None), base + offset):
                     yield event
-        results = await self.gateway.execute(
-            [p.call for p in runnable if p.call is not None], state.tool_budget
-        ) if runnable else []
+        results = (
+            await self.gateway.execute(
+                [p.call for p in runnable if p.call is not None], state.tool_budget
+            )
+            if runnable
+            else []
+        )
         by_position = {p.position: r for p, r in zip(runnable, results, strict=True)}
         for offset, p in enumerate(pending):
             outcome = by_position.get(p.position)
             item = self._mcp_item(p, outcome)
             state.output.append(item)
             state.history.extend(model_view([item]))
-            self.journal.record("tool.completed", position=p.position, item_id=p.item_id,
-                                output=item.get("output"), error=item.get("error"),
-                                attempts=outcome.attempts if outcome else 0,
-                                latency_s=outcome.latency_s if outcome else 0.0)
+            self.journal.record(
+                "tool.completed",
+                position=p.position,
+                item_id=p.item_id,
+                output=item.get("output"),
+                error=item.get("error"),
+                attempts=outcome.attempts if outcome else 0,
+                latency_s=outcome.latency_s if outcome else 0.0,
+            )
             if live:
                 for event in _call_finished(item, base + offset):
                     yield event
@@ -311,8 +380,10 @@ class Executor:
             item.update(status="failed", error=f"{result.error['code']}: {result.error['message']}")
         elif result is not None:
             output = result.output
-            item.update(status="completed",
-                        output=output if isinstance(output, str) else orjson.dumps(output).decode())
+            item.update(
+                status="completed",
+                output=output if isinstance(output, str) else orjson.dumps(output).decode(),
+            )
         return item
 
     async def _finish(
@@ -330,8 +401,13 @@ class Executor:
                     yield event
         state.status = status
         state.incomplete_reason = reason if status == "incomplete" else None
-        self.journal.record("run.finished", status=status, reason=state.incomplete_reason,
-                            usage=state.usage(), cost_usd=state.cost_usd)
+        self.journal.record(
+            "run.finished",
+            status=status,
+            reason=state.incomplete_reason,
+            usage=state.usage(),
+            cost_usd=state.cost_usd,
+        )
         await self.journal.flush(status=status)
         yield ModelResult(
             output=state.output,
@@ -358,10 +434,18 @@ def run_extension(state: RunState) -> dict[str, Any]:
 def _call_started(item: Item, index: int) -> list[StreamEvent]:
     return [
         {"type": "response.output_item.added", "output_index": index, "item": item},
-        {"type": "response.mcp_call_arguments.delta", "output_index": index,
-         "item_id": item["id"], "delta": item["arguments"]},
-        {"type": "response.mcp_call_arguments.done", "output_index": index,
-         "item_id": item["id"], "arguments": item["arguments"]},
+        {
+            "type": "response.mcp_call_arguments.delta",
+            "output_index": index,
+            "item_id": item["id"],
+            "delta": item["arguments"],
+        },
+        {
+            "type": "response.mcp_call_arguments.done",
+            "output_index": index,
+            "item_id": item["id"],
+            "arguments": item["arguments"],
+        },
         {"type": "response.mcp_call.in_progress", "output_index": index, "item_id": item["id"]},
     ]
 
@@ -372,4 +456,3 @@ def _call_finished(item: Item, index: int) -> list[StreamEvent]:
         {"type": f"response.mcp_call.{outcome}", "output_index": index, "item_id": item["id"]},
         {"type": "response.output_item.done", "output_index": index, "item": item},
     ]
-

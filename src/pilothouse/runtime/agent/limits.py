@@ -28,7 +28,9 @@ def before_model_step(state: RunState, kill_reason: str | None) -> LimitHit | No
         return LimitHit("kill_switch", f"the agent was stopped by an operator ({kill_reason})")
     deadline = state.deadline
     if deadline is not None and time.time() >= deadline:
-        return LimitHit("deadline_s", f"the run reached its deadline of {state.limits.deadline_s:g} s")
+        return LimitHit(
+            "deadline_s", f"the run reached its deadline of {state.limits.deadline_s:g} s"
+        )
     max_steps = state.limits.max_steps
     if max_steps is not None and state.step >= max_steps:
         return LimitHit("max_steps", f"the run reached its limit of {max_steps} model steps")

@@ -25,6 +25,7 @@ from pilothouse.runtime.agent.executor import BoundModel, Executor
 from pilothouse.runtime.agent.journal import RunJournal
 from pilothouse.runtime.agent.state import RunState
 from pilothouse.runtime.agent.switches import SwitchBoard
+from pilothouse.runtime.history import model_view, upstream_items
 from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
 from pilothouse.runtime.providers.router import ModelRouter
 from pilothouse.runtime.tools.base import RunToolBudget, ToolGateway
@@ -58,15 +59,19 @@ class AgentRuntime:
         agent = target.agent
         reason = self.switches.reason(agent.name)
         if reason is not None:
-            from pilothouse.errors import ServiceUnavailable  # noqa: PLC0415
+            from pilothouse.errors import ServiceUnavailable
 
-            raise ServiceUnavailable(f"Agent '{agent.name}' is stopped: {reason}.",
-                                     code="kill_switch_engaged", retry_after=30)
+            raise ServiceUnavailable(
+                f"Agent '{agent.name}' is stopped: {reason}.",
+                code="kill_switch_engaged",
+                retry_after=30,
+            )
         try:
             limits = agent.limits.lowered_by(requested_limits)
         except (TypeError, ValidationError) as exc:
-            raise InvalidRequest(f"Invalid 'limits': {exc}.", param="limits",
-                                 code="invalid_value") from None
+            raise InvalidRequest(
+                f"Invalid 'limits': {exc}.", param="limits", code="invalid_value"
+            ) from None
         meter = CostMeter(self.pricing, limits.max_cost_usd)
         meter.require_prices([agent.model, *agent.fallbacks])
         resolved = self.router.resolve(agent.model)
@@ -78,6 +83,7 @@ class AgentRunner:
     """One run of one agent, as a :class:`ModelProvider`."""
 
     name = "agent"
+    raw_history = True  # the executor needs its earlier mcp_* items (see Turn.model_request)
 
     def __init__(
         self,
@@ -130,13 +136,24 @@ class AgentRunner:
         agent = self.target.agent
         assert agent is not None
         tools = {name: self.runtime.tools[name] for name in agent.tools}
+        raw = list(request.input)
+        listed = any(
+            item.get("type") == "mcp_list_tools" and item.get("server_label") == agent.server_label
+            for item in raw
+        )
         clashes = [t.get("name") for t in request.tools if t.get("name") in tools]
         if clashes:
-            raise InvalidRequest(f"Client tool '{clashes[0]}' has the name of a governed tool "
-                                 "of this agent.", param="tools", code="tool_name_conflict")
-        instructions = "\n\n".join(
-            part for part in (self.target.instructions, _text(request.instructions)) if part
-        ) or None
+            raise InvalidRequest(
+                f"Client tool '{clashes[0]}' has the name of a governed tool of this agent.",
+                param="tools",
+                code="tool_name_conflict",
+            )
+        instructions = (
+            "\n\n".join(
+                part for part in (self.target.instructions, _text(request.instructions)) if part
+            )
+            or None
+        )
         options = {k: v for k, v in request.options.items() if k not in _OWN_OPTIONS}
         if agent.temperature is not None:
             options.setdefault("temperature", agent.temperature)
@@ -148,7 +165,8 @@ class AgentRunner:
             limits=limits,
             tools=tools,
             instructions=instructions,
-            history=list(request.input),
+            history=upstream_items(model_view(raw)),
+            tools_listed=listed,
             client_tools=list(request.tools),
             options=options,
             headers=dict(request.headers),
@@ -166,8 +184,9 @@ class AgentRunner:
         state = self._state(request)
         journal = RunJournal(self.runtime.journal, state)
         await journal.start(run_spec(state))
-        executor = Executor(state, self.model, self.runtime.gateway, self.meter, journal,
-                            self.runtime.switches)
+        executor = Executor(
+            state, self.model, self.runtime.gateway, self.meter, journal, self.runtime.switches
+        )
         async for event in executor.run(live):
             yield event
 

@@ -62,6 +62,7 @@ class RunState:
     started_at: float = field(default_factory=time.time)
     tool_budget: RunToolBudget = field(default_factory=RunToolBudget)
     seq: int = 0
+    tools_listed: bool = False
     status: str = "in_progress"
     incomplete_reason: str | None = None
 

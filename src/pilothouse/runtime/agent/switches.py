@@ -23,7 +23,7 @@ class SwitchBoard:
         self, store: JournalStore | None, fixed: list[str] | None = None, refresh_s: float = 1.0
     ) -> None:
         self.store = store
-        self.fixed = {name: "engaged in settings" for name in fixed or []}
+        self.fixed = dict.fromkeys(fixed or [], "engaged in settings")
         self.refresh_s = refresh_s
         self._engaged: dict[str, str] = {}
         self._read_at = float("-inf")

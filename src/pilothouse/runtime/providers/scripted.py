@@ -13,6 +13,9 @@ A script (YAML or JSON) dictates its turns instead, for tests and demos::
       - text: "The ticket is open."
       - error: {status: 429, message: slow down, retry_after: 1}
 
+With ``loop: true`` the turns repeat forever (a runaway model, for limit tests), and
+``{turn}`` in a string argument becomes the turn's number.
+
 Which turn applies is derived from the input alone (the number of model turns already in
 the history), so the model stays stateless and concurrent runs cannot disturb each other.
 Token counts use a simple word-and-punctuation tokenizer, the same for usage and for
@@ -76,6 +79,7 @@ class ScriptedProvider:
     def __init__(self, name: str = "scripted", script: dict[str, Any] | None = None) -> None:
         self.name = name
         self.turns: list[dict[str, Any]] = list((script or {}).get("turns", []))
+        self.loop = bool((script or {}).get("loop", False))
 
     @classmethod
     def from_file(cls, path: Path, name: str = "scripted") -> ScriptedProvider:
@@ -111,7 +115,10 @@ class ScriptedProvider:
                 code=err.get("code"),
                 retry_after=err.get("retry_after"),
             )
-        output = self._scripted_output(turn, request) if turn else self._default_output(request)
+        if turn is None:
+            output = self._default_output(request)
+        else:
+            output = self._scripted_output(turn, request, _model_turns(request.input))
         out_tokens = sum(_output_tokens(item) for item in output)
         result = ModelResult(
             output=output,
@@ -127,13 +134,18 @@ class ScriptedProvider:
         if not self.turns:
             return None
         index = _model_turns(request.input)
+        if self.loop:
+            index %= len(self.turns)
         return self.turns[index] if index < len(self.turns) else None
 
-    def _scripted_output(self, turn: dict[str, Any], request: ModelRequest) -> list[Item]:
+    def _scripted_output(
+        self, turn: dict[str, Any], request: ModelRequest, number: int
+    ) -> list[Item]:
         output: list[Item] = []
         for call in turn.get("tool_calls", []):
             arguments = call.get("arguments", {})
             text = arguments if isinstance(arguments, str) else orjson.dumps(arguments).decode()
+            text = text.replace("{turn}", str(number))
             output.append(wire.function_call(call["name"], text))
         if "text" in turn:
             output.append(wire.assistant_message(str(turn["text"])))

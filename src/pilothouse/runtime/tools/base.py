@@ -45,7 +45,7 @@ class ToolCall:
     attempt: int = 1
 
 
-class ToolFailure(Exception):  # noqa: N818 - a signal between adapter and gateway
+class ToolFailure(Exception):
     """One attempt failed.
 
     Attributes:

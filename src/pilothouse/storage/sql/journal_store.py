@@ -81,8 +81,14 @@ class SQLJournalStore:
         """The run header within the tenant."""
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(select(runs).where(runs.c.id == run_id, runs.c.tenant == tenant))
-            ).mappings().first()
+                (
+                    await conn.execute(
+                        select(runs).where(runs.c.id == run_id, runs.c.tenant == tenant)
+                    )
+                )
+                .mappings()
+                .first()
+            )
         return StoredRun(**row) if row else None
 
     async def list_runs(self, tenant: str, limit: int) -> list[StoredRun]:
