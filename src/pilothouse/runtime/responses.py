@@ -31,6 +31,7 @@ from pilothouse.protocol.events import Sequencer, lifecycle, replay, terminal_ki
 from pilothouse.protocol.items import normalize_input
 from pilothouse.protocol.requests import CreateResponse, InputTokensRequest
 from pilothouse.protocol.resource import TERMINAL_STATUSES
+from pilothouse.runtime.agent import recovery
 from pilothouse.runtime.agent.directory import AgentDirectory
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.live import EventHub, LiveRegistry, LiveRun
@@ -167,7 +168,11 @@ class ResponseService:
         if self.agent_runtime is None:
             raise NotFound("No agent bundle is loaded.", param="model", code="agent_not_found")
         runner = self.agent_runtime.runner(
-            target, run_id=response_id, tenant=tenant, requested_limits=_requested_limits(request)
+            target,
+            run_id=response_id,
+            tenant=tenant,
+            requested_limits=_requested_limits(request),
+            request_body=request.model_dump(exclude_none=True),
         )
         return target.model, Resolved(runner, target.agent.model), request.instructions
 
@@ -465,6 +470,32 @@ class ResponseService:
         create = CreateResponse.model_validate(request.model_dump(exclude_none=True))
         turn = await self._prepare(create, context)
         return await turn.resolved.provider.count_input_tokens(turn.model_request())
+
+    async def resume(self, tenant: str, run_id: str) -> dict[str, Any]:
+        """Continue an agent run from its journal (after a crash) and store its response."""
+        if self.agent_runtime is None:
+            raise NotFound("No agent bundle is loaded.", param="run_id", code="agent_not_found")
+        result, spec = await recovery.resume(self.agent_runtime, tenant, run_id)
+        request = CreateResponse.model_validate(spec["request"])
+        public_model: str = spec["public_model"]
+        turn = Turn(
+            id=run_id,
+            created_at=int(spec["started_at"]),
+            request=request,
+            model=public_model,
+            resolved=self.router.resolve(spec["model"]),
+            input_items=normalize_input(request.input),
+            history=[],
+            context=RequestContext(tenant=tenant),
+        )
+        resource = turn.resource(result.status, result)
+        stored = await self.store.get_response(tenant, run_id)
+        if turn.store:
+            if stored is None:
+                await self.store.insert_response(turn.record(resource))
+            else:
+                await self.store.update_response(turn.record(resource), ACTIVE)
+        return resource
 
     async def close(self) -> None:
         """Cancel what still runs here."""

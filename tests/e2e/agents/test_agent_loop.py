@@ -211,6 +211,7 @@ def test_journal_records_every_step(agent_server: ServerThread, agents: openai.O
     kinds = [e.kind for e in entries]  # type: ignore[attr-defined]
     assert kinds == [
         "run.started",
+        "tools.listed",
         "model.started",
         "model.completed",
         "tool.intent",

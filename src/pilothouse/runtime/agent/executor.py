@@ -91,10 +91,27 @@ class Executor:
         self.journal = journal
         self.switches = switches
 
-    async def run(self, live: bool) -> AsyncIterator[Emitted]:
-        """Drive the loop; yields stream events (when ``live``) and finally the result."""
+    async def run(
+        self,
+        live: bool,
+        pending: list[PendingCall] | None = None,
+        stop_after_pending: bool = False,
+    ) -> AsyncIterator[Emitted]:
+        """Drive the loop; yields stream events (when ``live``) and finally the result.
+
+        ``pending`` (resume only) are calls journaled as intents but never completed; they
+        run first, then the loop goes on — unless ``stop_after_pending`` (the model also
+        asked for client tools, whose results only the client can bring).
+        """
         for event in self._list_tools(live):
             yield event
+        if pending:
+            async for event in self.run_calls(pending, live):
+                yield event
+        if stop_after_pending:
+            async for event in self._finish("completed", live):
+                yield event
+            return
         while True:
             stop: Stop | None = None
             async for step_event in self._step(live):
@@ -230,6 +247,7 @@ class Executor:
             "error": None,
         }
         state.output.append(item)
+        self.journal.record("tools.listed", item=item)
         return list(item_events(item, len(state.output) - 1)) if live else []
 
     def _prepare_turn(self) -> ModelRequest:
@@ -328,9 +346,22 @@ class Executor:
                 item_id=p.item_id,
                 name=p.name,
                 arguments=p.arguments,
+                call_id=p.call.call_id if p.call else None,
                 idempotency_key=p.call.idempotency_key if p.call else None,
+                parse_error=p.parse_error,
             )
         await self.journal.flush()
+        async for event in self.run_calls(pending, live):
+            yield event
+
+    async def run_calls(self, pending: list[PendingCall], live: bool) -> AsyncIterator[Any]:
+        """Run calls whose intents are journaled, and record their results.
+
+        Also the entry point of resume, for calls whose intent was written before a crash:
+        they are sent again with the same idempotency keys.
+        """
+        state = self.state
+        runnable = [p for p in pending if p.call is not None]
         base = len(state.output)
         if live:
             for offset, p in enumerate(pending):
@@ -352,9 +383,10 @@ class Executor:
             self.journal.record(
                 "tool.completed",
                 position=p.position,
-                item_id=p.item_id,
-                output=item.get("output"),
-                error=item.get("error"),
+                item=item,
+                idempotency_key=p.call.idempotency_key if p.call else None,
+                result=outcome.output if outcome else None,
+                error=outcome.error if outcome else None,
                 attempts=outcome.attempts if outcome else 0,
                 latency_s=outcome.latency_s if outcome else 0.0,
             )

@@ -53,6 +53,7 @@ class AgentRuntime:
         run_id: str,
         tenant: str,
         requested_limits: dict[str, Any],
+        request_body: dict[str, Any] | None = None,
     ) -> AgentRunner:
         """A runner for one run; checks what must hold before anything runs."""
         assert target.agent is not None
@@ -76,7 +77,7 @@ class AgentRuntime:
         meter.require_prices([agent.model, *agent.fallbacks])
         resolved = self.router.resolve(agent.model)
         model = BoundModel(resolved.provider, resolved.upstream_model, agent.model)
-        return AgentRunner(self, target, run_id, tenant, limits, meter, model)
+        return AgentRunner(self, target, run_id, tenant, limits, meter, model, request_body or {})
 
 
 class AgentRunner:
@@ -94,6 +95,7 @@ class AgentRunner:
         limits: Limits,
         meter: CostMeter,
         model: BoundModel,
+        request_body: dict[str, Any],
     ) -> None:
         self.runtime = runtime
         self.target = target
@@ -102,6 +104,7 @@ class AgentRunner:
         self.limits = limits
         self.meter = meter
         self.model = model
+        self.request_body = request_body
 
     async def complete(self, request: ModelRequest) -> ModelResult:
         """Run to the end without stream events."""
@@ -183,7 +186,7 @@ class AgentRunner:
     async def _run(self, request: ModelRequest, live: bool) -> AsyncIterator[Any]:
         state = self._state(request)
         journal = RunJournal(self.runtime.journal, state)
-        await journal.start(run_spec(state))
+        await journal.start(run_spec(state, self.request_body, self.target.model))
         executor = Executor(
             state, self.model, self.runtime.gateway, self.meter, journal, self.runtime.switches
         )
@@ -191,10 +194,13 @@ class AgentRunner:
             yield event
 
 
-def run_spec(state: RunState) -> str:
-    """What resume needs to rebuild a run's starting state (the journal has the rest)."""
+def run_spec(state: RunState, request_body: dict[str, Any], public_model: str) -> str:
+    """What resume needs to rebuild a run's starting state (the journal has the rest),
+    and the request it answers (to store its response when it is resumed)."""
     return orjson.dumps(
         {
+            "request": request_body,
+            "public_model": public_model,
             "agent": state.agent.model_dump(),
             "limits": state.limits.model_dump(),
             "instructions": state.instructions,

@@ -28,6 +28,10 @@ class SwitchBoard:
         self._engaged: dict[str, str] = {}
         self._read_at = float("-inf")
 
+    def engaged(self) -> dict[str, str]:
+        """Every engaged switch (settings and store) with its reason."""
+        return {**self._engaged, **self.fixed}
+
     def reason(self, agent: str) -> str | None:
         """Why ``agent`` is stopped, or None when it may run."""
         engaged = {**self._engaged, **self.fixed}

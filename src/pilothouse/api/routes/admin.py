@@ -1,0 +1,92 @@
+"""The admin API: kill switches, and resume, replay and journals of agent runs.
+
+Paths live under ``/admin/v1``. Until API keys exist (issue 5) they are open like the rest
+of the API; the operator role will guard them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from pilothouse.api.http import context, json_body, json_response, services
+from pilothouse.errors import InvalidRequest, NotFound
+from pilothouse.runtime.agent import recovery
+
+
+async def get_switches(request: Request) -> Response:
+    """GET /admin/v1/kill-switches: engaged switches and their reasons."""
+    switches = services(request).switches
+    await switches.refresh(force=True)
+    engaged = switches.engaged()
+    return json_response(
+        {
+            "object": "list",
+            "data": [
+                {"target": name, "engaged": True, "reason": reason}
+                for name, reason in engaged.items()
+            ],
+        }
+    )
+
+
+async def set_switch(request: Request) -> Response:
+    """POST /admin/v1/kill-switches ``{target, engaged, reason}``; ``*`` is every agent."""
+    body = await json_body(request)
+    target = body.get("target") if isinstance(body, dict) else None
+    engaged = body.get("engaged") if isinstance(body, dict) else None
+    if not isinstance(target, str) or not target:
+        raise InvalidRequest("'target' must be an agent name or '*'.", param="target")
+    if not isinstance(engaged, bool):
+        raise InvalidRequest("'engaged' must be true or false.", param="engaged")
+    reason = str(body.get("reason") or "engaged through the admin API")
+    await services(request).switches.set(target, engaged, reason)
+    return json_response({"target": target, "engaged": engaged, "reason": reason})
+
+
+def _runtime(request: Request) -> recovery.AgentRuntime:
+    runtime = services(request).agent_runtime
+    if runtime is None:
+        raise NotFound("No agent bundle is loaded.", code="agent_not_found")
+    return runtime
+
+
+async def resume(request: Request) -> Response:
+    """POST /admin/v1/runs/{run_id}/resume: continue a run from its journal."""
+    resource = await services(request).responses.resume(
+        context(request).tenant, request.path_params["run_id"]
+    )
+    return json_response(resource)
+
+
+async def replay(request: Request) -> Response:
+    """GET /admin/v1/runs/{run_id}/replay: re-execute from the journal, no live calls."""
+    report = await recovery.replay(
+        _runtime(request), context(request).tenant, request.path_params["run_id"]
+    )
+    return json_response(report.to_dict())
+
+
+async def journal(request: Request) -> Response:
+    """GET /admin/v1/runs/{run_id}/journal: the run's journal entries."""
+    runtime = _runtime(request)
+    run_id = request.path_params["run_id"]
+    if (
+        runtime.journal is None
+        or await runtime.journal.get_run(context(request).tenant, run_id) is None
+    ):
+        raise NotFound(f"Run '{run_id}' not found.", param="run_id")
+    entries = await runtime.journal.read(run_id)
+    return json_response({"object": "list", "data": [asdict(e) for e in entries]})
+
+
+routes = [
+    Route("/admin/v1/kill-switches", get_switches, methods=["GET"]),
+    Route("/admin/v1/kill-switches", set_switch, methods=["POST"]),
+    Route("/admin/v1/runs/{run_id}/resume", resume, methods=["POST"]),
+    Route("/admin/v1/runs/{run_id}/replay", replay, methods=["GET"]),
+    Route("/admin/v1/runs/{run_id}/journal", journal, methods=["GET"]),
+]
