@@ -240,8 +240,12 @@ class FaultyToolServer:
     async def _echo(self, request: web.Request) -> web.Response:
         record = request[_RECORD]
         return web.json_response(
-            {"method": record.method, "path": record.path, "query": record.query,
-             "body": record.body}
+            {
+                "method": record.method,
+                "path": record.path,
+                "query": record.query,
+                "body": record.body,
+            }
         )
 
     async def _big(self, request: web.Request) -> web.Response:
