@@ -4,6 +4,9 @@ Layout (DESIGN §5)::
 
     agents/<name>.yaml      AgentSpec
     tools/<name>.json       ToolContract (JSON Schema + adapter binding)
+    tools/<name>.openapi.yaml|json
+                            OpenApiSource: operations of an OpenAPI document, each a
+                            ToolContract named by its operationId
     prompts/<id>.yaml       reusable prompts: {versions: {"1": {instructions, model?}}}
     pricing.yaml            Pricing
 
@@ -23,11 +26,19 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pilothouse.control.agent import AgentSpec
+from pilothouse.control.openapi_import import (
+    OpenApiImportError,
+    OpenApiSource,
+    contracts_from_openapi,
+    load_openapi_document,
+)
 from pilothouse.control.pricing import Pricing
 from pilothouse.control.tool_contract import ToolContract
 from pilothouse.errors import InvalidRequest
 
 M = TypeVar("M", bound=BaseModel)
+
+_OPENAPI_SOURCES = (".openapi.yaml", ".openapi.yml", ".openapi.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,33 +109,40 @@ def load_bundle(root: Path) -> Bundle:
     if not root.is_dir():
         raise BundleError([Problem(str(root), "", "not a directory", "pass the bundle's root")])
     agents = _load_all(root, "agents", ("*.yaml", "*.yml"), AgentSpec, problems)
-    tools = _load_all(root, "tools", ("*.json",), ToolContract, problems)
+    tools = _load_all(root, "tools", ("*.json",), ToolContract, problems, _OPENAPI_SOURCES)
+    imported = _load_openapi_tools(root, problems)
     prompts = _load_all(root, "prompts", ("*.yaml", "*.yml"), Prompt, problems)
     pricing = Pricing()
     pricing_file = root / "pricing.yaml"
     if pricing_file.exists():
         loaded = _load_one(pricing_file, root, Pricing, problems)
         pricing = loaded if loaded is not None else pricing
-    _cross_check(root, agents, tools, problems)
+    _cross_check(root, agents, tools, imported, problems)
     if problems:
         raise BundleError(problems)
     return Bundle(
         root=root,
         agents={a.name: a for a in agents.values()},
-        tools={t.name: t for t in tools.values()},
+        tools={t.name: t for t in [*tools.values(), *imported.values()]},
         prompts={p.id: p for p in prompts.values()},
         pricing=pricing,
     )
 
 
 def _load_all(
-    root: Path, folder: str, patterns: tuple[str, ...], model: type[M], problems: list[Problem]
+    root: Path,
+    folder: str,
+    patterns: tuple[str, ...],
+    model: type[M],
+    problems: list[Problem],
+    exclude: tuple[str, ...] = (),
 ) -> dict[str, M]:
     found: dict[str, M] = {}
     directory = root / folder
     if not directory.is_dir():
         return found
     files = sorted({p for pattern in patterns for p in directory.glob(pattern)})
+    files = [p for p in files if not p.name.endswith(exclude)] if exclude else files
     for path in files:
         loaded = _load_one(path, root, model, problems)
         if loaded is not None:
@@ -149,6 +167,44 @@ def _load_one(path: Path, root: Path, model: type[M], problems: list[Problem]) -
         return None
 
 
+def _load_openapi_tools(root: Path, problems: list[Problem]) -> dict[str, ToolContract]:
+    """Contracts from every ``tools/*.openapi.{yaml,yml,json}``, keyed ``file#operationId``."""
+    patterns = tuple(f"*{suffix}" for suffix in _OPENAPI_SOURCES)
+    found: dict[str, ToolContract] = {}
+    for relative, source in _load_all(root, "tools", patterns, OpenApiSource, problems).items():
+        document_path = (root / source.openapi).resolve()
+        if not document_path.is_relative_to(root.resolve()):
+            problems.append(
+                Problem(
+                    relative,
+                    "/openapi",
+                    "the document is outside the bundle",
+                    "keep OpenAPI documents inside the bundle",
+                )
+            )
+            continue
+        try:
+            document = load_openapi_document(document_path)
+            contracts = contracts_from_openapi(
+                document,
+                base_url=source.base_url,
+                operations=source.operations,
+                headers=source.headers,
+                document_path=source.openapi,
+            )
+        except OpenApiImportError as exc:
+            where = source.openapi if exc.pointer.startswith("/paths") else relative
+            problems.append(
+                Problem(
+                    where, exc.pointer, exc.message, "check the document and the operations listed"
+                )
+            )
+            continue
+        for contract in contracts:
+            found[f"{relative}#{contract.name}"] = contract
+    return found
+
+
 def _hint(error_type: str) -> str:
     return {
         "missing": "add the field",
@@ -162,9 +218,11 @@ def _cross_check(
     root: Path,
     agents: dict[str, AgentSpec],
     tools: dict[str, ToolContract],
+    imported: dict[str, ToolContract],
     problems: list[Problem],
 ) -> None:
-    """References between files: tools named by agents exist, names match file names."""
+    """References between files: tools named by agents exist, names match file names,
+    no two files define one tool name."""
     tool_names = {t.name for t in tools.values()}
     for path, tool in tools.items():
         if Path(path).stem != tool.name:
@@ -176,6 +234,17 @@ def _cross_check(
                     f"rename the file to {tool.name}.json",
                 )
             )
+    for key, tool in imported.items():
+        if tool.name in tool_names:
+            problems.append(
+                Problem(
+                    key.split("#")[0],
+                    "/operations",
+                    f"tool '{tool.name}' is defined more than once",
+                    "list each operation once",
+                )
+            )
+        tool_names.add(tool.name)
     seen: dict[str, str] = {}
     for path, agent in agents.items():
         if agent.name in seen:
@@ -198,13 +267,13 @@ def _cross_check(
                         f"add tools/{name}.json or remove it",
                     )
                 )
-        for capped in agent.limits.max_tool_calls_per_tool:
-            if capped not in agent.tools:
+        for limited in agent.limits.max_tool_calls_per_tool:
+            if limited not in agent.tools:
                 problems.append(
                     Problem(
                         path,
-                        f"/limits/max_tool_calls_per_tool/{capped}",
-                        f"'{tool}' is not one of the agent's tools",
+                        f"/limits/max_tool_calls_per_tool/{limited}",
+                        f"'{limited}' is not one of the agent's tools",
                         "",
                     )
                 )

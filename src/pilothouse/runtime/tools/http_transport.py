@@ -1,0 +1,218 @@
+"""JSON over HTTP for tool adapters: one aiohttp session, and what its answers mean.
+
+:class:`HttpTransport` is shared machinery of the ``http`` and ``openapi`` adapters. It
+sends one request with the call's correlation headers and maps the answer:
+
+========================================  =============================================
+answer                                    result
+========================================  =============================================
+2xx with a JSON body (or no body)         the parsed JSON (``None`` when empty)
+2xx with a body that is not JSON          non-retryable ``invalid_output``
+429, 5xx                                  retryable ``http_<status>``, ``retry_after``
+                                          from the ``retry-after`` header (seconds or
+                                          HTTP date)
+3xx                                       non-retryable ``http_<status>`` (redirects
+                                          are not followed: they could leave the
+                                          egress allowlist)
+other 4xx                                 non-retryable ``http_<status>`` with the
+                                          body's message
+connection refused, reset, cut short      retryable ``connection_error``
+transport timeout                         retryable ``timeout``
+TLS failure                               non-retryable ``tls_error``
+host outside the egress allowlist         non-retryable ``egress_denied``, not sent
+========================================  =============================================
+
+Headers sent: the binding's own (secret references resolved by the adapter when it is
+built; their values are never logged), then the call's correlation headers
+(``traceparent``, ``X-Pilothouse-Run-Id``), then ``Idempotency-Key`` — the same on every
+attempt of a call, so the tool can apply a side effect once.
+
+The session is created lazily on the running loop (a session is bound to its loop) and
+closed by :meth:`HttpTransport.aclose`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from pilothouse.runtime.tools.base import ToolCall, ToolFailure
+
+# The gateway's own timeout fires first; the transport's is a backstop.
+_TRANSPORT_SLACK_S = 1.0
+_MAX_MESSAGE = 500
+
+QueryPairs = list[tuple[str, str]]
+
+
+def scalar_text(value: Any) -> str:
+    """A JSON scalar as it appears in a URL (booleans lower-case, objects as JSON)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def query_pairs(arguments: Mapping[str, Any]) -> QueryPairs:
+    """Arguments as query pairs: lists repeat the key, ``None`` is left out."""
+    pairs: QueryPairs = []
+    for key, value in arguments.items():
+        if value is None:
+            continue
+        items = value if isinstance(value, list) else [value]
+        pairs.extend((key, scalar_text(item)) for item in items)
+    return pairs
+
+
+class HttpTransport:
+    """Sends JSON requests for one tool binding. See the module docstring.
+
+    Args:
+        headers: Static headers, already resolved (they may hold credentials).
+        egress: Host patterns (``api.example.com``, ``*.example.com``, ``host:port``)
+            the adapter may reach; empty means any host.
+    """
+
+    def __init__(self, *, headers: Mapping[str, str] | None = None, egress: Sequence[str] = ()):
+        self._headers = dict(headers or {})
+        self._egress = [pattern.lower() for pattern in egress]
+        self._session: aiohttp.ClientSession | None = None
+
+    def allowed(self, url: URL) -> bool:
+        """Whether ``url``'s host matches the egress allowlist (always, when it is empty)."""
+        if not self._egress:
+            return True
+        host = (url.host or "").lower()
+        candidates = (host, f"{host}:{url.port}")
+        return any(fnmatch.fnmatchcase(c, p) for p in self._egress for c in candidates)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        call: ToolCall,
+        timeout_s: float,
+        *,
+        query: QueryPairs | None = None,
+        body: Any = None,
+        send_body: bool = False,
+    ) -> Any:
+        """Send one request for ``call``; return the JSON answer or raise ToolFailure."""
+        target = URL(url, encoded=True)
+        if not self.allowed(target):
+            raise ToolFailure(
+                f"The tool's host '{target.host}' is not on its egress allowlist.",
+                retryable=False,
+                code="egress_denied",
+            )
+        try:
+            async with self._client().request(
+                method,
+                target,
+                params=query or None,
+                data=orjson.dumps(body) if send_body else None,
+                headers=self._request_headers(call, send_body),
+                timeout=aiohttp.ClientTimeout(total=timeout_s + _TRANSPORT_SLACK_S),
+                allow_redirects=False,
+            ) as response:
+                raw = await response.read()
+                return _interpret(response.status, response.headers, raw)
+        except aiohttp.ClientSSLError as exc:
+            raise ToolFailure(f"TLS failure: {exc}", retryable=False, code="tls_error") from None
+        except TimeoutError:
+            raise ToolFailure(
+                f"The tool did not answer within {timeout_s:g} s.", retryable=True, code="timeout"
+            ) from None
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise ToolFailure(
+                f"The connection to the tool failed ({type(exc).__name__}).",
+                retryable=True,
+                code="connection_error",
+            ) from None
+
+    async def aclose(self) -> None:
+        """Close the session (and its connections)."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(trust_env=False)
+        return self._session
+
+    def _request_headers(self, call: ToolCall, send_body: bool) -> dict[str, str]:
+        headers = {"Accept": "application/json", **self._headers, **call.headers}
+        if send_body:
+            headers["Content-Type"] = "application/json"
+        headers.setdefault("X-Pilothouse-Run-Id", call.run_id)
+        headers["Idempotency-Key"] = call.idempotency_key
+        return headers
+
+
+def _interpret(status: int, headers: Mapping[str, str], raw: bytes) -> Any:
+    if 200 <= status < 300:
+        if not raw.strip():
+            return None
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise ToolFailure(
+                f"The tool answered {status} with a body that is not JSON.",
+                retryable=False,
+                code="invalid_output",
+            ) from None
+    message = f"The tool answered {status}: {error_message(raw)}"
+    if status == 429 or status >= 500:
+        retry_after = parse_retry_after(headers.get("retry-after"))
+        raise ToolFailure(message, retryable=True, code=f"http_{status}", retry_after=retry_after)
+    raise ToolFailure(message, retryable=False, code=f"http_{status}")
+
+
+def error_message(raw: bytes) -> str:
+    """The human-readable message of an error body (JSON ``error.message``, ``message``,
+    ``detail`` or ``error``; else the text), trimmed."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        payload = None
+    if isinstance(payload, dict):
+        for candidate in _message_candidates(payload):
+            if isinstance(candidate, str) and candidate:
+                return candidate[:_MAX_MESSAGE]
+    text = raw.decode("utf-8", "replace").strip()
+    return text[:_MAX_MESSAGE] or "(no body)"
+
+
+def _message_candidates(payload: dict[str, Any]) -> Iterable[Any]:
+    error = payload.get("error")
+    if isinstance(error, dict):
+        yield error.get("message")
+    yield payload.get("message")
+    yield payload.get("detail")
+    yield error
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``retry-after`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
