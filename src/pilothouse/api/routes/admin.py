@@ -15,6 +15,7 @@ from starlette.routing import Route
 from pilothouse.api.http import context, json_body, json_response, services
 from pilothouse.errors import InvalidRequest, NotFound
 from pilothouse.runtime.agent import recovery
+from pilothouse.runtime.agent.runner import AgentRuntime
 
 
 async def get_switches(request: Request) -> Response:
@@ -47,7 +48,7 @@ async def set_switch(request: Request) -> Response:
     return json_response({"target": target, "engaged": engaged, "reason": reason})
 
 
-def _runtime(request: Request) -> recovery.AgentRuntime:
+def _runtime(request: Request) -> AgentRuntime:
     runtime = services(request).agent_runtime
     if runtime is None:
         raise NotFound("No agent bundle is loaded.", code="agent_not_found")

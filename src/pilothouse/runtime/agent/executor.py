@@ -103,14 +103,14 @@ class Executor:
         run first, then the loop goes on — unless ``stop_after_pending`` (the model also
         asked for client tools, whose results only the client can bring).
         """
-        for event in self._list_tools(live):
-            yield event
+        for listed in self._list_tools(live):
+            yield listed
         if pending:
-            async for event in self.run_calls(pending, live):
-                yield event
+            async for resumed in self.run_calls(pending, live):
+                yield resumed
         if stop_after_pending:
-            async for event in self._finish("completed", live):
-                yield event
+            async for final in self._finish("completed", live):
+                yield final
             return
         while True:
             stop: Stop | None = None
