@@ -2,8 +2,9 @@
 
 A binding (:class:`~pilothouse.control.tool_contract.HttpBinding`) names a method and a
 URL. When the adapter is built, ``${NAME}`` references in the URL are replaced by the
-environment variable ``NAME`` (``${NAME:-default}`` falls back to ``default`` when unset) and header values are resolved as secret references
-(``env:NAME``, ``file:PATH``), so a missing secret fails at start-up, not mid-run. For
+environment variable ``NAME`` (``${NAME:-default}`` falls back to ``default`` when
+unset) and header values are resolved as secret references (``env:NAME``,
+``file:PATH``), so a missing secret fails at start-up, not mid-run. For
 each call, ``{argument}`` placeholders in the URL are filled from the arguments
 (URL-quoted, so an argument can never add a path segment or change the host) and those
 arguments are removed; the rest go in the query string for GET and DELETE, and as the
