@@ -235,8 +235,9 @@ async def test_cost_ceiling_holds_under_20_concurrent_runs(
     async with openai.AsyncOpenAI(
         base_url=agent_server.base_url, api_key="k", max_retries=0
     ) as sdk:
+        asks = [f"{QUESTION} #{i}" for i in range(20)]
         runs = await asyncio.gather(
-            *(sdk.responses.create(model="agent:tight", input=f"{QUESTION} #{i}") for i in range(20))
+            *(sdk.responses.create(model="agent:tight", input=ask) for ask in asks)
         )
     journal = agent_server.services.agent_runtime.journal  # type: ignore[union-attr]
     for run in runs:
@@ -256,6 +257,9 @@ def test_streamed_and_plain_runs_cost_the_same(agents: openai.OpenAI) -> None:
     with agents.responses.stream(model="agent:desk", input=QUESTION) as stream:
         streamed = stream.get_final_response()
     assert streamed.usage == plain.usage
-    assert streamed.model_extra["pilothouse"]["cost_usd"] == (  # type: ignore[index]
-        plain.model_extra["pilothouse"]["cost_usd"]  # type: ignore[index]
+    assert (
+        streamed.model_extra["pilothouse"]["cost_usd"]
+        == (  # type: ignore[index]
+            plain.model_extra["pilothouse"]["cost_usd"]  # type: ignore[index]
+        )
     )
