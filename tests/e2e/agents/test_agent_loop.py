@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import httpx2 as httpx
@@ -263,3 +264,29 @@ def test_streamed_and_plain_runs_cost_the_same(agents: openai.OpenAI) -> None:
             plain.model_extra["pilothouse"]["cost_usd"]  # type: ignore[index]
         )
     )
+
+
+def test_background_agent_run_and_cancel(
+    agent_server: ServerThread, agents: openai.OpenAI, upstream: FakeUpstream
+) -> None:
+    queued = agents.responses.create(model="agent:desk", input=QUESTION, background=True)
+    assert queued.status == "queued"
+    deadline = time.monotonic() + 10
+    while (done := agents.responses.retrieve(queued.id)).status in ("queued", "in_progress"):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert done.status == "completed" and _types(done)[-1] == "message"
+    upstream.latency_s = 2.0
+    slow = agents.responses.create(model="agent:looper", input="slow", background=True)
+    time.sleep(0.2)
+    assert agents.responses.cancel(slow.id).status == "cancelled"
+    journal = agent_server.services.agent_runtime.journal  # type: ignore[union-attr]
+    deadline = time.monotonic() + 5
+    while True:
+        entries = agent_server.run(journal.read(slow.id))
+        if entries and entries[-1].kind == "run.finished":  # type: ignore[index]
+            break
+        assert time.monotonic() < deadline, [e.kind for e in entries]  # type: ignore[attr-defined]
+        time.sleep(0.05)
+    assert entries[-1].payload["status"] == "cancelled"  # type: ignore[index]
+    assert agents.responses.retrieve(slow.id).status == "cancelled"
