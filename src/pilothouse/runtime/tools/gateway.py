@@ -5,6 +5,8 @@ by composing small wrappers around each tool's adapter. For every call::
 
     unknown tool?                 → unknown_tool                 (no dispatch)
     arguments fit input_schema?   → invalid_arguments            (no dispatch)
+    (wait for a parallel slot)
+    tool time left?               → tool_time_budget_exhausted   (no dispatch)
     RetryingAdapter               retries, retry budget          retry.py, retry_budget.py
      └ TimeBudgetedAdapter        run's tool time                time_budget.py
         └ BreakerAdapter          per-tool circuit               breaker.py
@@ -158,6 +160,13 @@ class DefaultToolGateway:
         dispatched = replace(call, attempt=0)
         chain = self._chain(contract, budget, window)
         async with limit:
+            left = window.remaining()
+            if left is not None and left <= 0:  # possibly spent while this call queued
+                return _failed(
+                    call,
+                    "tool_time_budget_exhausted",
+                    "The run has spent its tool time budget; the tool was not called.",
+                )
             started = self._clock.now()
             try:
                 output = await chain.invoke(
