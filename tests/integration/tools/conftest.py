@@ -36,7 +36,7 @@ def http_contract(
     """A contract bound to an HTTP endpoint."""
     return ToolContract(
         name=name,
-        adapter=HttpBinding(type="http", method=method, url=url, **(binding or {})),  # type: ignore[arg-type]
+        adapter=HttpBinding(type="http", method=method, url=url, **(binding or {})),
         **fields,
     )
 

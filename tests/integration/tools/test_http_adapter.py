@@ -29,7 +29,7 @@ async def adapters() -> AsyncIterator[list[HttpAdapter]]:
 def build(
     adapters: list[HttpAdapter], url: str, method: str = "POST", **binding: object
 ) -> HttpAdapter:
-    adapter = HttpAdapter(HttpBinding(type="http", method=method, url=url, **binding))  # type: ignore[arg-type]
+    adapter = HttpAdapter(HttpBinding(type="http", method=method, url=url, **binding))
     adapters.append(adapter)
     return adapter
 

@@ -2,8 +2,9 @@
 
 Breakers (reset timeouts), retry budgets (refill), the run's tool-time budget and retry
 waits all read time through a :class:`Clock`, so tests drive them with a
-:class:`ManualClock` instead of real waiting. Per-attempt timeouts are the one exception: they are enforced by
-the event loop (``asyncio.timeout``) because they must interrupt a real transport.
+:class:`ManualClock` instead of real waiting. Per-attempt timeouts are the one exception:
+they are enforced by the event loop (``asyncio.timeout``) because they must interrupt a
+real transport.
 """
 
 from __future__ import annotations
