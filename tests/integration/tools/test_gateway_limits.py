@@ -86,7 +86,7 @@ async def test_the_breaker_opens_then_half_opens_and_closes(
 
     (refused,) = await gateway.execute([make_call("notes", {"text": "x"})], budget)
     assert refused.error is not None and refused.error["code"] == "tool_unavailable"
-    assert len(tool_server.requests) == 3  # the server was not touched
+    assert refused.attempts == 0 and len(tool_server.requests) == 3  # nothing was sent
     (other,) = await gateway.execute([make_call("echo", {})], budget)
     assert other.ok  # one tool's circuit does not affect another's
 

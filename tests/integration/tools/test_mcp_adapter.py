@@ -18,6 +18,7 @@ import pytest_asyncio
 
 from pilothouse.control.tool_contract import McpBinding, ToolContract
 from pilothouse.runtime.tools import (
+    BreakerPolicy,
     DefaultToolGateway,
     ManualClock,
     RunToolBudget,
@@ -57,7 +58,12 @@ def contracts(command: list[str] | None = None, url: str | None = None) -> dict[
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def gateway() -> AsyncIterator[DefaultToolGateway]:
     """One gateway (one MCP subprocess) for the module's read-mostly tests."""
-    built = build_gateway(contracts(SERVER), Path("."), clock=ManualClock())
+    built = build_gateway(
+        contracts(SERVER),
+        Path("."),
+        clock=ManualClock(),
+        breaker_policy=BreakerPolicy(failure_threshold=100),  # breakers are tested elsewhere
+    )
     yield built
     await built.aclose()
 
@@ -127,14 +133,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
-async def test_a_crashed_server_is_restarted_and_aclose_ends_the_subprocess(
+async def test_a_crashed_server_is_restarted_even_with_short_attempts_and_aclose_ends_it(
     gateway: DefaultToolGateway,
 ) -> None:
     first = await run(gateway, "get_ticket", {"ticket_id": "T-1"})
     pid = first.output["server_pid"]
     os.kill(pid, signal.SIGKILL)
-    retried = await run(gateway, "get_ticket", {"ticket_id": "T-1"})
+    # Attempts much shorter than a server start: the reconnect carries on across them.
+    budget = RunToolBudget(timeout_s=0.2, max_attempts=50)
+    retried = await run(gateway, "get_ticket", {"ticket_id": "T-1"}, budget=budget)
     assert retried.ok, retried.error
+    assert retried.attempts >= 2, retried.attempts
     restarted = retried.output["server_pid"]
     assert restarted != pid and _alive(restarted)
     await gateway.aclose()  # the fixture closes it again: closing is idempotent

@@ -17,7 +17,9 @@ by composing small wrappers around each tool's adapter. For every call::
                        └ the adapter   python | http | mcp | openapi
 
 so checks that concern one attempt's answer run innermost, the breaker sees every attempt
-(and nothing the time budget refused), and retries wrap it all. Calls of a batch run
+(and nothing the time budget refused), and retries wrap it all. ``ToolResult.attempts``
+counts the attempts that reached the adapter: a call refused by an open circuit or by an
+exhausted time budget reports 0. Calls of a batch run
 concurrently, at most ``budget.max_parallel`` at once, and results come back in call order.
 
 Per-tool state outlives a batch and belongs to the gateway: circuit breakers, retry
@@ -35,6 +37,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from pilothouse.control.agent import RetryBudget
 from pilothouse.control.tool_contract import ToolContract
@@ -157,8 +160,6 @@ class DefaultToolGateway:
                 "invalid_arguments",
                 f"The arguments do not match the tool's schema: {problem}",
             )
-        dispatched = replace(call, attempt=0)
-        chain = self._chain(contract, budget, window)
         async with limit:
             left = window.remaining()
             if left is not None and left <= 0:  # possibly spent while this call queued
@@ -167,48 +168,54 @@ class DefaultToolGateway:
                     "tool_time_budget_exhausted",
                     "The run has spent its tool time budget; the tool was not called.",
                 )
-            started = self._clock.now()
-            try:
-                output = await chain.invoke(
-                    dispatched, _lowest(budget.timeout_s, contract.timeout_s)
-                )
-            except ToolFailure as failure:
-                latency = self._clock.now() - started
-                logger.info(
-                    "tool call failed",
-                    extra={
-                        "tool": call.name,
-                        "call_id": call.call_id,
-                        "code": failure.code,
-                        "attempts": dispatched.attempt,
-                    },
-                )
-                return _failed(call, failure.code, failure.message, dispatched.attempt, latency)
-            except Exception as exc:  # a bug in a wrapper must not take the run down
-                logger.exception(
-                    "tool gateway error", extra={"tool": call.name, "call_id": call.call_id}
-                )
-                return _failed(
-                    call,
-                    "tool_error",
-                    f"The tool call failed inside the gateway ({type(exc).__name__}).",
-                    dispatched.attempt,
-                    self._clock.now() - started,
-                )
+            return await self._dispatch(call, contract, budget, window)
+
+    async def _dispatch(
+        self, call: ToolCall, contract: ToolContract, budget: RunToolBudget, window: ToolTimeWindow
+    ) -> ToolResult:
+        """Run the call through its wrappers; ``attempts`` counts those that were sent."""
+        sent = _SentAttempts(self._attempt_chains[contract.name])
+        chain = self._chain(contract, sent, budget, window)
+        started = self._clock.now()
+        try:
+            output = await chain.invoke(
+                replace(call, attempt=0), _lowest(budget.timeout_s, contract.timeout_s)
+            )
+        except ToolFailure as failure:
+            logger.info(
+                "tool call failed",
+                extra={
+                    "tool": call.name,
+                    "call_id": call.call_id,
+                    "code": failure.code,
+                    "attempts": sent.count,
+                },
+            )
+            return _failed(
+                call, failure.code, failure.message, sent.count, self._clock.now() - started
+            )
+        except Exception as exc:  # a bug in a wrapper must not take the run down
+            logger.exception(
+                "tool gateway error", extra={"tool": call.name, "call_id": call.call_id}
+            )
+            message = f"The tool call failed inside the gateway ({type(exc).__name__})."
+            return _failed(call, "tool_error", message, sent.count, self._clock.now() - started)
         return ToolResult(
-            call=call,
-            output=output,
-            attempts=dispatched.attempt,
-            latency_s=self._clock.now() - started,
+            call=call, output=output, attempts=sent.count, latency_s=self._clock.now() - started
         )
 
     def _chain(
-        self, contract: ToolContract, budget: RunToolBudget, window: ToolTimeWindow
+        self,
+        contract: ToolContract,
+        sent: ToolAdapter,
+        budget: RunToolBudget,
+        window: ToolTimeWindow,
     ) -> ToolAdapter:
-        """The wrappers of one call, outermost first (see the module docstring)."""
+        """The wrappers of one call around ``sent``, outermost first (see the module
+        docstring)."""
         name = contract.name
         max_bytes = int(_lowest(budget.max_output_bytes, contract.max_output_bytes))
-        attempt: ToolAdapter = OutputSizeCap(self._attempt_chains[name], max_bytes)
+        attempt: ToolAdapter = OutputSizeCap(sent, max_bytes)
         if self._validators.has_output_schema(name):
             attempt = OutputValidation(attempt, self._validators)
         attempt = TimeBudgetedAdapter(BreakerAdapter(attempt, self._breakers[name]), window)
@@ -220,6 +227,22 @@ class DefaultToolGateway:
             policy=self._retry_policy,
             time_left=window.remaining,
         )
+
+
+class _SentAttempts:
+    """Counts the attempts of one call that reached the adapter (not those a breaker or
+    the time budget refused), for ``ToolResult.attempts``."""
+
+    def __init__(self, inner: ToolAdapter) -> None:
+        self._inner = inner
+        self.count = 0
+
+    async def invoke(self, call: ToolCall, timeout_s: float) -> Any:
+        self.count += 1
+        return await self._inner.invoke(call, timeout_s)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _lowest(run_value: float, contract_value: float | None) -> float:
