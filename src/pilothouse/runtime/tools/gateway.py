@@ -12,15 +12,16 @@ by composing small wrappers around each tool's adapter. For every call::
         └ BreakerAdapter          per-tool circuit               breaker.py
            └ OutputValidation     output_schema                  validation.py
               └ OutputSizeCap     serialised size                output_cap.py
-                 └ AttemptTimeout per-attempt timeout            timeout.py
-                    └ ShieldedAdapter  unexpected → tool_error   shield.py
-                       └ the adapter   python | http | mcp | openapi
+                 └ (attempts counted)
+                    └ AttemptTimeout      per-attempt timeout    timeout.py
+                       └ ShieldedAdapter  unexpected → tool_error  shield.py
+                          └ the adapter   python | http | mcp | openapi
 
 so checks that concern one attempt's answer run innermost, the breaker sees every attempt
 (and nothing the time budget refused), and retries wrap it all. ``ToolResult.attempts``
 counts the attempts that reached the adapter: a call refused by an open circuit or by an
-exhausted time budget reports 0. Calls of a batch run
-concurrently, at most ``budget.max_parallel`` at once, and results come back in call order.
+exhausted time budget reports 0. Calls of a batch run concurrently, at most
+``budget.max_parallel`` at once, and results come back in call order.
 
 Per-tool state outlives a batch and belongs to the gateway: circuit breakers, retry
 buckets and compiled validators. Per-run state is the caller's
