@@ -23,6 +23,7 @@ class RunJournal:
         self.store = store
         self.state = state
         self._pending: list[JournalEntry] = []
+        self._unborn: StoredRun | None = None
 
     def record(self, kind: str, **payload: Any) -> None:
         """Buffer one entry for the current step."""
@@ -44,25 +45,27 @@ class RunJournal:
         if self.store is None or (not self._pending and status is None):
             return
         entries, self._pending = self._pending, []
+        if self._unborn is not None:
+            run, self._unborn = self._unborn, None
+            run.status = status or run.status
+            await self.store.create_run(run, entries)
+            return
         await self.store.append(entries, (self.state.run_id, status) if status else None)
 
-    async def start(self, spec: str) -> None:
-        """Create the run with its ``run.started`` entry."""
+    def start(self, spec: str) -> None:
+        """Record ``run.started``; the run itself is created by the first flush, in the same
+        transaction as the first step's intent (one commit instead of two)."""
         if self.store is None:
             return
         self.record("run.started", agent=self.state.agent.name, model=self.state.model)
-        entries, self._pending = self._pending, []
         now = int(time.time())
-        await self.store.create_run(
-            StoredRun(
-                id=self.state.run_id,
-                tenant=self.state.tenant,
-                agent=self.state.agent.name,
-                agent_version=self.state.agent.version,
-                status="in_progress",
-                created_at=now,
-                updated_at=now,
-                spec=spec,
-            ),
-            entries,
+        self._unborn = StoredRun(
+            id=self.state.run_id,
+            tenant=self.state.tenant,
+            agent=self.state.agent.name,
+            agent_version=self.state.agent.version,
+            status="in_progress",
+            created_at=now,
+            updated_at=now,
+            spec=spec,
         )

@@ -187,7 +187,7 @@ class AgentRunner:
     async def _run(self, request: ModelRequest, live: bool) -> AsyncIterator[Any]:
         state = self._state(request)
         journal = RunJournal(self.runtime.journal, state)
-        await journal.start(run_spec(state, self.request_body, self.target.model))
+        journal.start(run_spec(state, self.request_body, self.target.model))
         executor = Executor(
             state, self.model, self.runtime.gateway, self.meter, journal, self.runtime.switches
         )
