@@ -9,7 +9,6 @@ second server, ``extra_server``, with its own fake upstream and a fake Entra cre
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,12 +18,12 @@ from typing import Any
 import openai
 import orjson
 import pytest
-from azure.core.credentials import AccessToken
 from pydantic import SecretStr
 
 from pilothouse.runtime.providers.auth import COGNITIVE_SERVICES_SCOPE, FOUNDRY_SCOPE
 from pilothouse.settings import ProviderConfig, RouteConfig, Settings
 from pilothouse.testing import FakeUpstream, RecordedRequest, ServerThread
+from pilothouse.testing.credentials import FakeCredential
 from pilothouse.testing.server import free_port
 from pilothouse.wiring import build_services
 
@@ -88,36 +87,7 @@ class ParamFaultUpstream(FakeUpstream):
         transport.write(head.encode() + body)
 
 
-@dataclass
-class FakeCredential:
-    """An azure-identity-style async credential that records the scopes it is asked for."""
-
-    token: str = "tok-123"
-    lifetime_s: float = 3600.0
-    fail: bool = False
-    scopes: list[str] = field(default_factory=list)
-
-    async def get_token(self, *scopes: str, **_options: Any) -> AccessToken:
-        """A token for ``scopes`` that expires ``lifetime_s`` from now (or an error)."""
-        self.scopes.extend(scopes)
-        if self.fail:
-            raise RuntimeError("no identity available")
-        return AccessToken(self.token, int(time.time() + self.lifetime_s))
-
-
 # -- clients -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def client(server: ServerThread) -> Iterator[openai.OpenAI]:
-    """The SDK pointed at the shared server, closed after the test.
-
-    This overrides conftest's ``client``, which is never closed: its pooled sockets are
-    then left to the garbage collector, and ``filterwarnings = error`` turns the
-    ResourceWarning into a failure of whichever test happens to be running.
-    """
-    with openai.OpenAI(base_url=server.base_url, api_key="test-key", max_retries=0) as sdk:
-        yield sdk
 
 
 # -- the second server ---------------------------------------------------------------------
@@ -146,7 +116,7 @@ def own_upstream(own_upstream_server: ParamFaultUpstream) -> ParamFaultUpstream:
 @pytest.fixture(scope="module")
 def credential_server() -> FakeCredential:
     """The Entra credential the extra server's Azure providers share."""
-    return FakeCredential()
+    return FakeCredential(token="tok-123")
 
 
 @pytest.fixture

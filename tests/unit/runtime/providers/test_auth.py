@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
-from azure.core.credentials import AccessToken
 
 from pilothouse.errors import UpstreamError
 from pilothouse.runtime.providers.auth import ApiKeyAuth, BearerAuth, EntraAuth
+from pilothouse.testing.credentials import FakeCredential
 
 SCOPE = "https://cognitiveservices.azure.com/.default"
-
-
-@dataclass
-class FakeCredential:
-    """An azure-identity-style async credential with scripted tokens and failures."""
-
-    lifetime_s: float = 3600.0
-    delay_s: float = 0.0
-    fail: bool = False
-    scopes: list[str] = field(default_factory=list)
-    closed: bool = False
-
-    async def get_token(self, *scopes: str, **_options: Any) -> AccessToken:
-        """``tok-<n>`` for the n-th call, or an error when ``fail`` is set."""
-        self.scopes.extend(scopes)
-        await asyncio.sleep(self.delay_s)
-        if self.fail:
-            raise RuntimeError("identity endpoint unavailable")
-        return AccessToken(f"tok-{len(self.scopes)}", int(time.time() + self.lifetime_s))
-
-    async def close(self) -> None:
-        """Record the close."""
-        self.closed = True
 
 
 async def test_static_headers_and_redacted_repr() -> None:
