@@ -14,15 +14,18 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
+# Serves the example bundle (examples/support-desk) with its tool service on :8090.
 run: setup
-	$(BIN)/pilothouse serve
+	@$(BIN)/python -m examples.desk_service --port 8090 & desk=$$!; \
+	trap 'kill $$desk 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/pilothouse serve --bundle examples/support-desk
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 
 typecheck: setup
 	$(BIN)/mypy src

@@ -441,6 +441,9 @@ class ResponseService:
             return await self.retrieve(tenant, response_id)
         live = self.live.get(tenant, response_id)
         if live is not None and live.task is not None:
+            # Unregistered at once: from now on the store (cancelled) is the truth, not the
+            # snapshot of a task that is still unwinding.
+            self.live.remove(response_id)
             live.task.cancel()
             sequence_number = live.hub.frames[-1][0] + 1 if live.hub.frames else 0
             frame = Sequencer(sequence_number).frame(lifecycle("failed", resource))

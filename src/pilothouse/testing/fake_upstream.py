@@ -124,9 +124,14 @@ class FakeUpstream:
         """Write the answer to ``request`` on ``transport``."""
         if self.record:
             self.requests.append(request)
+        path = request.path
+        # A fault belongs to the request that arrives next, decided on arrival: a slow request
+        # still sleeping from an earlier test must not take a fault queued after it.
+        fault = None
+        if self._faults and not path.endswith("/input_tokens"):
+            fault = self._faults.popleft()
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
-        path = request.path
         if not path.endswith(("/responses", "/responses/input_tokens", "/chat/completions")):
             _write_json(
                 transport,
@@ -141,8 +146,7 @@ class FakeUpstream:
                 },
             )
             return
-        if self._faults and not path.endswith("/input_tokens"):
-            fault = self._faults.popleft()
+        if fault is not None:
             _write_fault(transport, fault)
             return
         body = request.body if isinstance(request.body, dict) else {}

@@ -19,6 +19,9 @@ Its tools:
 * ``flaky(message)`` — always fails with an ``isError`` result carrying ``message``.
 * ``slow(seconds)`` — sleeps, then answers; for timeouts.
 
+``add_note`` and ``get_ticket`` answer ``server_pid``, the serving process, so a test can
+tell whether two tools share one server and whether a server was restarted.
+
 (The SDK's ``FastMCP`` class was renamed ``MCPServer`` in mcp 2.)
 """
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,12 +75,18 @@ def build_server(ledger: Ledger | None = None) -> MCPServer:
             "effects": len(effects.notes),
             "idempotency_key": meta.get("idempotency_key"),
             "traceparent": meta.get("traceparent"),
+            "server_pid": os.getpid(),
         }
 
     @server.tool()
     def get_ticket(ticket_id: str) -> dict[str, Any]:
         """Look a ticket up."""
-        return {"ticket_id": ticket_id, "status": "open", "team": "network"}
+        return {
+            "ticket_id": ticket_id,
+            "status": "open",
+            "team": "network",
+            "server_pid": os.getpid(),
+        }
 
     @server.tool()
     def flaky(message: str = "the tool failed") -> str:

@@ -3,13 +3,16 @@
 :class:`FaultyToolServer` is what the tool gateway's tests (and yours) call for real. Its
 endpoints:
 
-=========================  ===========================================================
-``POST /notes``            add a note (a side effect) → ``{note_id, ticket_id, text}``
-``GET /tickets/{id}``      a ticket → ``{ticket_id, status, team, query}``
-``* /echo``, ``* /echo/…``  what arrived → ``{method, path, query, body}``
-``GET /big?size=N``        a JSON answer of about ``N`` bytes
-``GET /text``              a 200 answer that is not JSON
-=========================  ===========================================================
+==============================  ====================================================
+``POST /notes``                 add a note (a side effect) → ``{note_id, ticket_id,
+                                text}``
+``POST /tickets/{id}/notes``    the same, for the ticket the path names
+``GET /tickets/{id}``           a ticket → ``{ticket_id, status, team, query}``
+                                (``missing`` answers 404)
+``* /echo``, ``* /echo/…``      what arrived → ``{method, path, query, body}``
+``GET /big?size=N``             a JSON answer of about ``N`` bytes
+``GET /text``                   a 200 answer that is not JSON
+==============================  ====================================================
 
 **Idempotency ledger.** Side effects are keyed by the ``Idempotency-Key`` header: a
 repeated key returns the stored answer without a second effect. :attr:`effects` counts the
@@ -124,6 +127,7 @@ class FaultyToolServer:
         self._stopping = asyncio.Event()
         app = web.Application(middlewares=[self._record, self._inject])
         app.router.add_post("/notes", self._add_note)
+        app.router.add_post("/tickets/{ticket_id}/notes", self._add_note)
         app.router.add_get("/tickets/{ticket_id}", self._ticket)
         app.router.add_route("*", "/echo", self._echo)
         app.router.add_route("*", "/echo/{tail:.*}", self._echo)
@@ -216,7 +220,7 @@ class FaultyToolServer:
             return web.json_response({"error": {"message": "'text' is required"}}, status=400)
         note = {
             "note_id": f"N-{len(self.notes) + 1}",
-            "ticket_id": body.get("ticket_id"),
+            "ticket_id": request.match_info.get("ticket_id", body.get("ticket_id")),
             "text": body["text"],
         }
         self.notes.append(note)

@@ -3,7 +3,9 @@ server runs the whole loop, visible as ``mcp_list_tools``/``mcp_call`` items."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 import httpx2 as httpx
@@ -226,3 +228,65 @@ def test_journal_records_every_step(agent_server: ServerThread, agents: openai.O
     assert all(e.payload["idempotency_key"].startswith("ph-") for e in intents)
     finished = entries[-1]  # type: ignore[index]
     assert finished.payload["status"] == "completed"
+
+
+async def test_cost_ceiling_holds_under_20_concurrent_runs(
+    agent_server: ServerThread,
+) -> None:
+    async with openai.AsyncOpenAI(
+        base_url=agent_server.base_url, api_key="k", max_retries=0
+    ) as sdk:
+        asks = [f"{QUESTION} #{i}" for i in range(20)]
+        runs = await asyncio.gather(
+            *(sdk.responses.create(model="agent:tight", input=ask) for ask in asks)
+        )
+    journal = agent_server.services.agent_runtime.journal  # type: ignore[union-attr]
+    for run in runs:
+        cost = run.model_extra["pilothouse"]["cost_usd"]  # type: ignore[index]
+        assert 0 < cost <= 0.012
+        entries = await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(journal.read(run.id), agent_server.loop)  # type: ignore[arg-type]
+        )
+        recorded = sum(e.payload["cost_usd"] for e in entries if e.kind == "model.completed")
+        assert recorded == pytest.approx(cost) and recorded <= 0.012
+    reasons = {r.incomplete_details.reason for r in runs if r.incomplete_details}
+    assert reasons == {"max_cost_usd"}  # the ceiling was reached, and held, in every run
+
+
+def test_streamed_and_plain_runs_cost_the_same(agents: openai.OpenAI) -> None:
+    plain = agents.responses.create(model="agent:desk", input=QUESTION)
+    with agents.responses.stream(model="agent:desk", input=QUESTION) as stream:
+        streamed = stream.get_final_response()
+    assert streamed.usage == plain.usage
+    assert (
+        streamed.model_extra["pilothouse"]["cost_usd"]
+        == (  # type: ignore[index]
+            plain.model_extra["pilothouse"]["cost_usd"]  # type: ignore[index]
+        )
+    )
+
+
+def test_background_agent_run_and_cancel(
+    agent_server: ServerThread, agents: openai.OpenAI, upstream: FakeUpstream
+) -> None:
+    queued = agents.responses.create(model="agent:desk", input=QUESTION, background=True)
+    assert queued.status == "queued"
+    deadline = time.monotonic() + 10
+    while (done := agents.responses.retrieve(queued.id)).status in ("queued", "in_progress"):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert done.status == "completed" and _types(done)[-1] == "message"
+    upstream.latency_s = 2.0
+    slow = agents.responses.create(model="agent:looper", input="slow", background=True)
+    time.sleep(0.2)
+    assert agents.responses.cancel(slow.id).status == "cancelled"
+    journal = agent_server.services.agent_runtime.journal  # type: ignore[union-attr]
+    deadline = time.monotonic() + 5
+    while True:
+        entries = agent_server.run(journal.read(slow.id))
+        if entries and entries[-1].kind == "run.finished":  # type: ignore[index]
+            break
+        assert time.monotonic() < deadline, [e.kind for e in entries]  # type: ignore[attr-defined]
+        time.sleep(0.05)
+    assert entries[-1].payload["status"] == "cancelled"  # type: ignore[index]
+    assert agents.responses.retrieve(slow.id).status == "cancelled"

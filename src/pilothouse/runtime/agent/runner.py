@@ -8,6 +8,7 @@ runs, idempotency and persistence of the response are the service's, unchanged.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,8 +191,21 @@ class AgentRunner:
         executor = Executor(
             state, self.model, self.runtime.gateway, self.meter, journal, self.runtime.switches
         )
-        async for event in executor.run(live):
-            yield event
+        try:
+            async for event in executor.run(live):
+                yield event
+        except asyncio.CancelledError:
+            # Cancelled (a background run's cancel, or shutdown): close the journal so the
+            # run does not look in progress forever.
+            journal.record(
+                "run.finished",
+                status="cancelled",
+                reason="cancelled",
+                usage=state.usage(),
+                cost_usd=state.cost_usd,
+            )
+            await asyncio.shield(journal.flush(status="cancelled"))
+            raise
 
 
 def run_spec(state: RunState, request_body: dict[str, Any], public_model: str) -> str:

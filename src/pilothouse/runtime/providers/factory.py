@@ -21,6 +21,8 @@ from pilothouse.runtime.providers.router import ModelRouter, Route
 from pilothouse.runtime.providers.scripted import ScriptedProvider
 from pilothouse.settings import ProviderConfig, RouteConfig
 
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
 
 def build_provider(config: ProviderConfig, credential: Any | None = None) -> ModelProvider:
     """One provider from its config. ``credential`` overrides Entra's default credential."""
@@ -28,14 +30,15 @@ def build_provider(config: ProviderConfig, credential: Any | None = None) -> Mod
         if config.script is not None:
             return ScriptedProvider.from_file(config.script, config.name)
         return ScriptedProvider(config.name)
-    if not config.base_url:
+    base_url = config.base_url or (OPENAI_BASE_URL if config.kind == "openai" else None)
+    if not base_url:
         raise InvalidRequest(f"Provider '{config.name}' needs a base_url.")
     key = resolve_secret(config.api_key.get_secret_value()) if config.api_key else None
     if config.kind == "azure":
-        url, query, foundry = azure_endpoint(config.base_url, config.api_version)
+        url, query, foundry = azure_endpoint(base_url, config.api_version)
         auth = _azure_auth(config, key, foundry, credential)
     else:
-        url, query = config.base_url.rstrip("/") + "/responses", {}
+        url, query = base_url.rstrip("/") + "/responses", {}
         auth = BearerAuth(key) if key else NoAuth()
     return ResponsesHTTPProvider(
         config.name, url, auth, query=query, headers=config.headers, timeout_s=config.timeout_s
@@ -50,9 +53,12 @@ def azure_endpoint(base_url: str, api_version: str | None) -> tuple[str, dict[st
     * ``https://<res>.openai.azure.com`` or ``…/openai/v1`` without one → the v1 API,
       ``/openai/v1/responses``;
     * a Foundry project, ``https://<acct>.services.ai.azure.com/api/projects/<p>`` →
-      ``<project>/openai/v1/responses``.
+      ``<project>/openai/v1/responses`` (a dated ``api_version`` does not apply there).
+
+    A base URL that already ends in ``/openai`` (as copied from the portal) is taken as
+    the endpoint it belongs to, not doubled into ``/openai/openai/…``.
     """
-    base = base_url.rstrip("/")
+    base = base_url.rstrip("/").removesuffix("/openai")
     foundry = "/api/projects/" in base
     if base.endswith("/openai/v1"):
         url = base + "/responses"

@@ -9,8 +9,11 @@ aiohttp is the client because it costs a fraction of httpx's CPU per call (see
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+import io
+import math
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -24,6 +27,10 @@ from pilothouse.runtime.providers.sse import iter_sse
 
 _LIFECYCLE = frozenset({"response.created", "response.in_progress", "response.queued"})
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+# aiohttp writes raw bytes in one go and warns (ResourceWarning) above 1 MiB; a BytesIO
+# is written in chunks that yield to the event loop. Long histories pass this size.
+_LARGE_BODY = 1 << 20
 
 
 class ResponsesHTTPProvider:
@@ -43,7 +50,12 @@ class ResponsesHTTPProvider:
         self.url = url
         self.auth = auth
         self.query = query or {}
-        self.headers = {"content-type": "application/json", **(headers or {})}
+        # Names are lowercased so that configured headers, correlation headers and auth
+        # merge by name: mixed case would send both ``Authorization`` and ``authorization``.
+        self.headers = {
+            "content-type": "application/json",
+            **{name.lower(): value for name, value in (headers or {}).items()},
+        }
         self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=10)
         self._session: aiohttp.ClientSession | None = None
 
@@ -56,7 +68,8 @@ class ResponsesHTTPProvider:
         return self._session
 
     async def _headers(self, request: ModelRequest) -> dict[str, str]:
-        return {**self.headers, **request.headers, **await self.auth.headers()}
+        correlation = {name.lower(): value for name, value in request.headers.items() if value}
+        return {**self.headers, **correlation, **await self.auth.headers()}
 
     async def complete(self, request: ModelRequest) -> ModelResult:
         """One non-streaming call."""
@@ -70,11 +83,11 @@ class ResponsesHTTPProvider:
         headers = {**await self._headers(request), "accept": "text/event-stream"}
         try:
             async with self._client().post(
-                self.url, data=body, headers=headers, params=self.query
+                self.url, data=_payload(body), headers=headers, params=self.query
             ) as resp:
                 if resp.status >= 400:
                     raise _error_from(resp.status, await resp.read(), resp.headers)
-                async for event in iter_sse(resp.content):
+                async for event in iter_sse(resp.content.iter_any()):
                     kind = event.get("type", "")
                     if kind in _LIFECYCLE:
                         continue
@@ -85,8 +98,13 @@ class ResponsesHTTPProvider:
                         raise _stream_error(event)
                     event.pop("sequence_number", None)
                     yield event
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise _connection_error(self.name, exc) from None
+        except orjson.JSONDecodeError:
+            raise UpstreamError(
+                f"Upstream '{self.name}' sent a stream event that is not JSON.",
+                code="upstream_bad_response",
+            ) from None
         raise UpstreamError(
             f"Upstream '{self.name}' ended the stream without a terminal event.",
             code="upstream_stream_truncated",
@@ -103,12 +121,12 @@ class ResponsesHTTPProvider:
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         try:
             async with self._client().post(
-                url, data=body, headers=headers, params=self.query
+                url, data=_payload(body), headers=headers, params=self.query
             ) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
                     raise _error_from(resp.status, raw, resp.headers)
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise _connection_error(self.name, exc) from None
         try:
             payload = orjson.loads(raw)
@@ -129,6 +147,11 @@ class ResponsesHTTPProvider:
         await self.auth.aclose()
 
 
+def _payload(body: bytes) -> bytes | io.BytesIO:
+    """The request body as aiohttp should get it (see ``_LARGE_BODY``)."""
+    return io.BytesIO(body) if len(body) > _LARGE_BODY else body
+
+
 def result_from_response(payload: dict[str, Any]) -> ModelResult:
     """A ModelResult from an upstream Response object."""
     return ModelResult(
@@ -141,7 +164,7 @@ def result_from_response(payload: dict[str, Any]) -> ModelResult:
     )
 
 
-def _error_from(status: int, raw: bytes, headers: Any) -> UpstreamError:
+def _error_from(status: int, raw: bytes, headers: Mapping[str, str]) -> UpstreamError:
     """Map an upstream error response onto our envelope, keeping ``retry-after``."""
     try:
         error = orjson.loads(raw).get("error") or {}
@@ -160,22 +183,41 @@ def _error_from(status: int, raw: bytes, headers: Any) -> UpstreamError:
     )
 
 
-def _retry_after(headers: Any) -> float | None:
-    value = headers.get("retry-after-ms")
-    if value is not None:
-        try:
-            return float(value) / 1000
-        except ValueError:
-            return None
-    value = headers.get("retry-after")
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from ``retry-after-ms`` or else ``retry-after`` (delta-seconds or an
+    HTTP date). Values that are not finite numbers or dates are ignored, never trusted:
+    the API edge turns this into response headers."""
+    seconds = _seconds(headers.get("retry-after-ms"))
+    if seconds is not None:
+        return seconds / 1000
+    raw = headers.get("retry-after")
+    seconds = _seconds(raw)
+    if seconds is not None or raw is None:
+        return seconds
     try:
-        return float(value) if value is not None else None
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _seconds(raw: str | None) -> float | None:
+    """A non-negative finite number from a header value, else None."""
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
     except ValueError:
         return None
+    return max(0.0, value) if math.isfinite(value) else None
 
 
 def _stream_error(event: dict[str, Any]) -> UpstreamError:
-    error = event.get("error") if isinstance(event.get("error"), dict) else event
+    """An ``error`` event, nested (OpenAI's wire form) or flat (the SDK's type)."""
+    nested = event.get("error")
+    error: dict[str, Any] = nested if isinstance(nested, dict) else event
     return UpstreamError(
         str(error.get("message") or "Upstream stream error."),
         code=error.get("code") or "upstream_error",
@@ -184,7 +226,7 @@ def _stream_error(event: dict[str, Any]) -> UpstreamError:
 
 
 def _connection_error(name: str, exc: BaseException) -> UpstreamError:
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError):
         return UpstreamError(
             f"Upstream '{name}' timed out.", status=504, code="upstream_timeout", retry_after=1
         )

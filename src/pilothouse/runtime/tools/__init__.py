@@ -15,7 +15,7 @@ from pilothouse.runtime.tools.base import (
     ToolResult,
 )
 from pilothouse.runtime.tools.breaker import BreakerPolicy, CircuitBreaker
-from pilothouse.runtime.tools.clock import Clock, SystemClock
+from pilothouse.runtime.tools.clock import Clock, ManualClock, SystemClock
 from pilothouse.runtime.tools.factory import ToolSetupError, build_adapters, build_gateway
 from pilothouse.runtime.tools.gateway import DefaultToolGateway
 from pilothouse.runtime.tools.python import ToolContext
@@ -26,6 +26,7 @@ __all__ = [
     "CircuitBreaker",
     "Clock",
     "DefaultToolGateway",
+    "ManualClock",
     "RetryPolicy",
     "RunToolBudget",
     "SystemClock",

@@ -5,18 +5,23 @@ by composing small wrappers around each tool's adapter. For every call::
 
     unknown tool?                 → unknown_tool                 (no dispatch)
     arguments fit input_schema?   → invalid_arguments            (no dispatch)
+    (wait for a parallel slot)
+    tool time left?               → tool_time_budget_exhausted   (no dispatch)
     RetryingAdapter               retries, retry budget          retry.py, retry_budget.py
      └ TimeBudgetedAdapter        run's tool time                time_budget.py
         └ BreakerAdapter          per-tool circuit               breaker.py
            └ OutputValidation     output_schema                  validation.py
               └ OutputSizeCap     serialised size                output_cap.py
-                 └ AttemptTimeout per-attempt timeout            timeout.py
-                    └ ShieldedAdapter  unexpected → tool_error   shield.py
-                       └ the adapter   python | http | mcp | openapi
+                 └ (attempts counted)
+                    └ AttemptTimeout      per-attempt timeout    timeout.py
+                       └ ShieldedAdapter  unexpected → tool_error  shield.py
+                          └ the adapter   python | http | mcp | openapi
 
 so checks that concern one attempt's answer run innermost, the breaker sees every attempt
-(and nothing the time budget refused), and retries wrap it all. Calls of a batch run
-concurrently, at most ``budget.max_parallel`` at once, and results come back in call order.
+(and nothing the time budget refused), and retries wrap it all. ``ToolResult.attempts``
+counts the attempts that reached the adapter: a call refused by an open circuit or by an
+exhausted time budget reports 0. Calls of a batch run concurrently, at most
+``budget.max_parallel`` at once, and results come back in call order.
 
 Per-tool state outlives a batch and belongs to the gateway: circuit breakers, retry
 buckets and compiled validators. Per-run state is the caller's
@@ -33,6 +38,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from pilothouse.control.agent import RetryBudget
 from pilothouse.control.tool_contract import ToolContract
@@ -155,51 +161,62 @@ class DefaultToolGateway:
                 "invalid_arguments",
                 f"The arguments do not match the tool's schema: {problem}",
             )
-        dispatched = replace(call, attempt=0)
-        chain = self._chain(contract, budget, window)
         async with limit:
-            started = self._clock.now()
-            try:
-                output = await chain.invoke(
-                    dispatched, _lowest(budget.timeout_s, contract.timeout_s)
-                )
-            except ToolFailure as failure:
-                latency = self._clock.now() - started
-                logger.info(
-                    "tool call failed",
-                    extra={
-                        "tool": call.name,
-                        "call_id": call.call_id,
-                        "code": failure.code,
-                        "attempts": dispatched.attempt,
-                    },
-                )
-                return _failed(call, failure.code, failure.message, dispatched.attempt, latency)
-            except Exception as exc:  # a bug in a wrapper must not take the run down
-                logger.exception(
-                    "tool gateway error", extra={"tool": call.name, "call_id": call.call_id}
-                )
+            left = window.remaining()
+            if left is not None and left <= 0:  # possibly spent while this call queued
                 return _failed(
                     call,
-                    "tool_error",
-                    f"The tool call failed inside the gateway ({type(exc).__name__}).",
-                    dispatched.attempt,
-                    self._clock.now() - started,
+                    "tool_time_budget_exhausted",
+                    "The run has spent its tool time budget; the tool was not called.",
                 )
+            return await self._dispatch(call, contract, budget, window)
+
+    async def _dispatch(
+        self, call: ToolCall, contract: ToolContract, budget: RunToolBudget, window: ToolTimeWindow
+    ) -> ToolResult:
+        """Run the call through its wrappers; ``attempts`` counts those that were sent."""
+        sent = _SentAttempts(self._attempt_chains[contract.name])
+        chain = self._chain(contract, sent, budget, window)
+        started = self._clock.now()
+        try:
+            output = await chain.invoke(
+                replace(call, attempt=0), _lowest(budget.timeout_s, contract.timeout_s)
+            )
+        except ToolFailure as failure:
+            logger.info(
+                "tool call failed",
+                extra={
+                    "tool": call.name,
+                    "call_id": call.call_id,
+                    "code": failure.code,
+                    "attempts": sent.count,
+                },
+            )
+            return _failed(
+                call, failure.code, failure.message, sent.count, self._clock.now() - started
+            )
+        except Exception as exc:  # a bug in a wrapper must not take the run down
+            logger.exception(
+                "tool gateway error", extra={"tool": call.name, "call_id": call.call_id}
+            )
+            message = f"The tool call failed inside the gateway ({type(exc).__name__})."
+            return _failed(call, "tool_error", message, sent.count, self._clock.now() - started)
         return ToolResult(
-            call=call,
-            output=output,
-            attempts=dispatched.attempt,
-            latency_s=self._clock.now() - started,
+            call=call, output=output, attempts=sent.count, latency_s=self._clock.now() - started
         )
 
     def _chain(
-        self, contract: ToolContract, budget: RunToolBudget, window: ToolTimeWindow
+        self,
+        contract: ToolContract,
+        sent: ToolAdapter,
+        budget: RunToolBudget,
+        window: ToolTimeWindow,
     ) -> ToolAdapter:
-        """The wrappers of one call, outermost first (see the module docstring)."""
+        """The wrappers of one call around ``sent``, outermost first (see the module
+        docstring)."""
         name = contract.name
         max_bytes = int(_lowest(budget.max_output_bytes, contract.max_output_bytes))
-        attempt: ToolAdapter = OutputSizeCap(self._attempt_chains[name], max_bytes)
+        attempt: ToolAdapter = OutputSizeCap(sent, max_bytes)
         if self._validators.has_output_schema(name):
             attempt = OutputValidation(attempt, self._validators)
         attempt = TimeBudgetedAdapter(BreakerAdapter(attempt, self._breakers[name]), window)
@@ -211,6 +228,22 @@ class DefaultToolGateway:
             policy=self._retry_policy,
             time_left=window.remaining,
         )
+
+
+class _SentAttempts:
+    """Counts the attempts of one call that reached the adapter (not those a breaker or
+    the time budget refused), for ``ToolResult.attempts``."""
+
+    def __init__(self, inner: ToolAdapter) -> None:
+        self._inner = inner
+        self.count = 0
+
+    async def invoke(self, call: ToolCall, timeout_s: float) -> Any:
+        self.count += 1
+        return await self._inner.invoke(call, timeout_s)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _lowest(run_value: float, contract_value: float | None) -> float:

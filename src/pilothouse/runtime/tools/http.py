@@ -2,8 +2,9 @@
 
 A binding (:class:`~pilothouse.control.tool_contract.HttpBinding`) names a method and a
 URL. When the adapter is built, ``${NAME}`` references in the URL are replaced by the
-environment variable ``NAME`` and header values are resolved as secret references
-(``env:NAME``, ``file:PATH``), so a missing secret fails at start-up, not mid-run. For
+environment variable ``NAME`` (``${NAME:-default}`` falls back to ``default`` when
+unset) and header values are resolved as secret references (``env:NAME``,
+``file:PATH``), so a missing secret fails at start-up, not mid-run. For
 each call, ``{argument}`` placeholders in the URL are filled from the arguments
 (URL-quoted, so an argument can never add a path segment or change the host) and those
 arguments are removed; the rest go in the query string for GET and DELETE, and as the
@@ -13,6 +14,7 @@ JSON body otherwise. What the answer means is
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 from urllib.parse import quote
@@ -22,14 +24,22 @@ from pilothouse.control.tool_contract import HttpBinding
 from pilothouse.runtime.tools.base import ToolCall, ToolFailure
 from pilothouse.runtime.tools.http_transport import HttpTransport, query_pairs, scalar_text
 
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _QUERY_METHODS = frozenset({"GET", "DELETE"})
 
 
 def expand_environment(url: str) -> str:
-    """``url`` with ``${NAME}`` replaced by the environment variable (unset: an error)."""
-    return _ENV_REFERENCE.sub(lambda m: resolve_secret(f"env:{m.group(1)}"), url)
+    """``url`` with ``${NAME}`` replaced by the environment variable (unset: an error), or
+    ``${NAME:-default}`` by the variable or, when it is unset, the default."""
+
+    def value(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if default is not None:
+            return os.environ.get(name, default)
+        return resolve_secret(f"env:{name}")
+
+    return _ENV_REFERENCE.sub(value, url)
 
 
 def fill_placeholders(url: str, arguments: dict[str, Any]) -> tuple[str, dict[str, Any]]:

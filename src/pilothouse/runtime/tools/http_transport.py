@@ -81,7 +81,9 @@ class HttpTransport:
             the adapter may reach; empty means any host.
     """
 
-    def __init__(self, *, headers: Mapping[str, str] | None = None, egress: Sequence[str] = ()):
+    def __init__(
+        self, *, headers: Mapping[str, str] | None = None, egress: Sequence[str] = ()
+    ) -> None:
         self._headers = dict(headers or {})
         self._egress = [pattern.lower() for pattern in egress]
         self._session: aiohttp.ClientSession | None = None

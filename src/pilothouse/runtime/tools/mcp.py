@@ -82,23 +82,40 @@ class McpConnection:
         self._headers = {name: resolve_secret(value) for name, value in binding.headers.items()}
         self._cwd = cwd
         self._lock = asyncio.Lock()
-        self._client: Client | None = None
+        self._ready: asyncio.Future[Client] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
 
     async def client(self) -> Client:
-        """The open session's client, connecting first when there is none."""
+        """The open session's client, connecting first when there is none.
+
+        Connecting (for stdio: starting a subprocess) can take longer than one attempt's
+        timeout, so it is shielded: an attempt cancelled while waiting leaves the
+        connection to finish, and the next attempt picks it up instead of starting over.
+
+        Raises:
+            ToolFailure: The server cannot be reached (retryable ``connection_error``).
+        """
         async with self._lock:
-            if self._client is None or self._task is None or self._task.done():
+            if self._task is None or self._task.done():
                 await self._close_session()
-                await self._open_session()
-            assert self._client is not None
-            return self._client
+                self._start_session()
+            ready = self._ready
+        assert ready is not None
+        try:
+            return await asyncio.shield(ready)
+        except Exception as exc:
+            await self._drop(ready)
+            raise ToolFailure(
+                f"Cannot connect to the MCP server ({type(exc).__name__}: {exc}).",
+                retryable=True,
+                code="connection_error",
+            ) from None
 
     async def reset(self, broken: Client) -> None:
-        """Drop the session ``broken`` after a connection failure (if still current)."""
+        """Drop the session of ``broken`` after a connection failure (if still current)."""
         async with self._lock:
-            if self._client is broken:
+            if _connected_to(self._ready, broken):
                 await self._close_session()
 
     async def aclose(self) -> None:
@@ -106,28 +123,26 @@ class McpConnection:
         async with self._lock:
             await self._close_session()
 
-    async def _open_session(self) -> None:
-        ready: asyncio.Future[Client] = asyncio.get_running_loop().create_future()
+    async def _drop(self, ready: asyncio.Future[Client]) -> None:
+        async with self._lock:
+            if self._ready is ready:
+                await self._close_session()
+
+    def _start_session(self) -> None:
+        self._ready = asyncio.get_running_loop().create_future()
         self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._serve(ready, self._stop), name="mcp-session")
-        try:
-            self._client = await ready
-        except Exception as exc:
-            await self._close_session()
-            raise ToolFailure(
-                f"Cannot connect to the MCP server ({type(exc).__name__}: {exc}).",
-                retryable=True,
-                code="connection_error",
-            ) from None
+        self._task = asyncio.create_task(self._serve(self._ready, self._stop), name="mcp-session")
 
     async def _close_session(self) -> None:
-        task, stop = self._task, self._stop
-        self._client, self._task, self._stop = None, None, None
+        ready, task, stop = self._ready, self._task, self._stop
+        self._ready, self._task, self._stop = None, None, None
         if task is None or stop is None:
             return
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if ready is not None and ready.done() and not ready.cancelled():
+            ready.exception()  # retrieved, so a failed connect is not reported as lost
 
     async def _serve(self, ready: asyncio.Future[Client], stop: asyncio.Event) -> None:
         """Own the SDK client's context for the session's lifetime (one task in and out)."""
@@ -139,12 +154,13 @@ class McpConnection:
                 await stop.wait()
         except BaseException as exc:  # the session's end, however it came: never lost
             if not ready.done():
-                ready.set_exception(exc if isinstance(exc, Exception) else ConnectionError())
-            elif not isinstance(exc, asyncio.CancelledError):
+                failure = exc if isinstance(exc, Exception) else ConnectionError("cancelled")
+                ready.set_exception(failure)
+            elif isinstance(exc, Exception):
                 logger.warning(
                     "MCP session ended with an error", extra={"error": type(exc).__name__}
                 )
-            if isinstance(exc, asyncio.CancelledError):
+            if not isinstance(exc, Exception):
                 raise
 
     def _transport(self, stack: AsyncExitStack) -> Any:
@@ -216,7 +232,8 @@ class McpAdapter:
         return ToolFailure(f"MCP error {exc.code}: {exc.message}", retryable=False)
 
     async def aclose(self) -> None:
-        """Close the connection (shared connections tolerate being closed twice)."""
+        """Close the connection. It may be shared: closing twice is harmless, and another
+        tool on it that is called afterwards reconnects."""
         await self._connection.aclose()
 
 
@@ -233,6 +250,13 @@ def _output(result: mcp_types.CallToolResult) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _connected_to(ready: asyncio.Future[Client] | None, client: Client) -> bool:
+    """Whether ``ready`` holds a session that connected, and it is ``client``'s."""
+    if ready is None or not ready.done() or ready.cancelled() or ready.exception():
+        return False
+    return ready.result() is client
 
 
 def _is_connection_error(exc: BaseException) -> bool:
