@@ -13,8 +13,8 @@ import pytest
 from pilothouse.runtime.providers.auth import BearerAuth, NoAuth
 from pilothouse.runtime.providers.chat_completions import ChatCompletionsProvider
 from pilothouse.runtime.providers.responses_http import ResponsesHTTPProvider
+from pilothouse.runtime.tools.clock import ManualClock
 from pilothouse.testing import FakeUpstream
-from tests.integration.providers.manual_clock import ManualClock
 
 
 @pytest.fixture

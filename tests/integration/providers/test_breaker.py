@@ -10,8 +10,8 @@ from pilothouse.runtime.providers.breaker import BreakerProvider
 from pilothouse.runtime.providers.responses_http import ResponsesHTTPProvider
 from pilothouse.runtime.providers.retrying import RetryingProvider
 from pilothouse.runtime.providers.stream_start import aclose_stream
+from pilothouse.runtime.tools.clock import ManualClock
 from pilothouse.testing import FakeUpstream
-from tests.integration.providers.manual_clock import ManualClock
 
 REQUEST = ModelRequest(
     "gpt-test", [{"type": "message", "role": "user", "content": "Status of INC-1?"}]

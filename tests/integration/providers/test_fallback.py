@@ -14,8 +14,8 @@ from pilothouse.runtime.providers.chat_completions import ChatCompletionsProvide
 from pilothouse.runtime.providers.fallback import FallbackProvider
 from pilothouse.runtime.providers.responses_http import ResponsesHTTPProvider
 from pilothouse.runtime.providers.retrying import RetryingProvider
+from pilothouse.runtime.tools.clock import ManualClock
 from pilothouse.testing import FakeUpstream
-from tests.integration.providers.manual_clock import ManualClock
 from tests.unit.runtime.providers.canonical import check_canonical
 
 REQUEST = ModelRequest(

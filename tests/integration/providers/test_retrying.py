@@ -12,8 +12,8 @@ from pilothouse.runtime.providers.base import ModelProvider, ModelRequest, Model
 from pilothouse.runtime.providers.chat_completions import ChatCompletionsProvider
 from pilothouse.runtime.providers.responses_http import ResponsesHTTPProvider
 from pilothouse.runtime.providers.retrying import RetryingProvider
+from pilothouse.runtime.tools.clock import ManualClock
 from pilothouse.testing import FakeUpstream
-from tests.integration.providers.manual_clock import ManualClock
 
 REQUEST = ModelRequest(
     "gpt-test", [{"type": "message", "role": "user", "content": "Status of INC-1?"}]

@@ -5,12 +5,12 @@ and makes it look like any other :class:`~.base.ModelProvider`: requests are map
 :mod:`.chat_mapping`, streamed chunks become canonical item events by :mod:`.chat_stream`,
 and upstream errors become :class:`~pilothouse.errors.UpstreamError` exactly as the
 Responses provider maps them (status, code, ``retry-after``), so that retries, breakers
-and fallbacks treat both alike. The HTTP client is aiohttp, as in ``responses_http.py``.
+and fallbacks treat both alike. The HTTP plumbing (aiohttp, error mapping, large bodies,
+chunked SSE reading) is the Responses provider's, reused rather than repeated.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,12 +26,8 @@ from pilothouse.runtime.providers.chat_mapping import (
     result_from_completion,
 )
 from pilothouse.runtime.providers.chat_stream import ChatStreamAssembler
-from pilothouse.runtime.providers.responses_http import _connection_error, _error_from
+from pilothouse.runtime.providers.responses_http import _connection_error, _error_from, _payload
 from pilothouse.runtime.providers.sse import iter_sse
-
-# aiohttp warns (ResourceWarning) when it writes more than 1 MiB of bytes in one go; a
-# BytesIO is written in chunks. Long histories pass this size.
-_LARGE_BODY = 1 << 20
 
 
 class ChatCompletionsProvider:
@@ -87,9 +83,7 @@ class ChatCompletionsProvider:
             async with self._client().post(self.url, data=_payload(body), headers=headers) as resp:
                 if resp.status >= 400:
                     raise _error_from(resp.status, await resp.read(), resp.headers)
-                # Lines, not raw chunks: this also suits ``iter_sse`` taking raw chunks, and
-                # chat chunks are small (one delta each), far below aiohttp's line limit.
-                async for chunk in iter_sse(resp.content):
+                async for chunk in iter_sse(resp.content.iter_any()):
                     for event in assembler.feed(chunk):
                         yield event
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -139,8 +133,3 @@ class ChatCompletionsProvider:
 
     def _bad_response(self, what: str) -> UpstreamError:
         return UpstreamError(f"Upstream '{self.name}' {what}.", code="upstream_bad_response")
-
-
-def _payload(body: bytes) -> bytes | io.BytesIO:
-    """The request body as aiohttp should get it (see ``_LARGE_BODY``)."""
-    return io.BytesIO(body) if len(body) > _LARGE_BODY else body

@@ -98,7 +98,11 @@ class FallbackProvider:
         return await self._first_success(count)
 
     async def aclose(self) -> None:
-        """Close each distinct candidate provider once."""
+        """Close each distinct candidate provider once.
+
+        Only for a chain that owns its candidates. A chain built over providers that the
+        router owns (and closes) is a view of them and must not be closed itself.
+        """
         seen: set[int] = set()
         for candidate in self.candidates:
             if id(candidate.provider) not in seen:
