@@ -1,0 +1,135 @@
+"""A provider for upstreams that speak only Chat Completions (vLLM, llama.cpp, Ollama, LM Studio).
+
+:class:`ChatCompletionsProvider` calls ``POST {url}`` (a ``…/chat/completions`` endpoint)
+and makes it look like any other :class:`~.base.ModelProvider`: requests are mapped by
+:mod:`.chat_mapping`, streamed chunks become canonical item events by :mod:`.chat_stream`,
+and upstream errors become :class:`~pilothouse.errors.UpstreamError` exactly as the
+Responses provider maps them (status, code, ``retry-after``), so that retries, breakers
+and fallbacks treat both alike. The HTTP plumbing (aiohttp, error mapping, large bodies,
+chunked SSE reading) is the Responses provider's, reused rather than repeated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from pilothouse.errors import UpstreamError
+from pilothouse.runtime.providers.auth import Auth
+from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
+from pilothouse.runtime.providers.chat_mapping import (
+    chat_body,
+    estimate_input_tokens,
+    result_from_completion,
+)
+from pilothouse.runtime.providers.chat_stream import ChatStreamAssembler
+from pilothouse.runtime.providers.responses_http import _connection_error, _error_from, _payload
+from pilothouse.runtime.providers.sse import iter_sse
+
+
+class ChatCompletionsProvider:
+    """Calls ``POST {url}`` with Chat Completions bodies. See the module docstring.
+
+    Args:
+        name: The provider's name (in errors and routing).
+        url: The full Chat Completions URL, e.g. ``http://localhost:8000/v1/chat/completions``.
+        auth: How requests authenticate (``NoAuth`` for an open local server).
+        headers: Extra headers for every request.
+        timeout_s: Total time allowed for one call, streaming included.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        auth: Auth,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = 600.0,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.auth = auth
+        # Lowercased so that configured, correlation and auth headers merge by name.
+        self.headers = {
+            "content-type": "application/json",
+            **{key.lower(): value for key, value in (headers or {}).items()},
+        }
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=10)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def complete(self, request: ModelRequest) -> ModelResult:
+        """One non-streaming call."""
+        body = orjson.dumps(chat_body(request, stream=False))
+        headers = await self._headers(request)
+        try:
+            async with self._client().post(self.url, data=_payload(body), headers=headers) as resp:
+                raw = await resp.read()
+                if resp.status >= 400:
+                    raise _error_from(resp.status, raw, resp.headers)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _connection_error(self.name, exc) from None
+        return result_from_completion(self._decode(raw))
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent | ModelResult]:
+        """One streaming call: item events as chunks arrive, then the result."""
+        body = orjson.dumps(chat_body(request, stream=True))
+        headers = {**await self._headers(request), "accept": "text/event-stream"}
+        assembler = ChatStreamAssembler()
+        try:
+            async with self._client().post(self.url, data=_payload(body), headers=headers) as resp:
+                if resp.status >= 400:
+                    raise _error_from(resp.status, await resp.read(), resp.headers)
+                async for chunk in iter_sse(resp.content.iter_any()):
+                    for event in assembler.feed(chunk):
+                        yield event
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _connection_error(self.name, exc) from None
+        except orjson.JSONDecodeError:
+            raise self._bad_response("sent a stream chunk that is not JSON") from None
+        events, result = assembler.finish()
+        for event in events:
+            yield event
+        yield result
+
+    async def count_input_tokens(self, request: ModelRequest) -> int:
+        """An estimate, made locally: Chat Completions has no token-counting endpoint.
+
+        The count is :func:`~.chat_mapping.estimate_input_tokens` of the body that would
+        be sent — about one token per three bytes, plus a flat amount per image — which
+        over-counts on purpose, because it feeds limits and cost reservations.
+        """
+        return estimate_input_tokens(chat_body(request, stream=False))
+
+    async def aclose(self) -> None:
+        """Close the connection pool and the credential."""
+        if self._session is not None:
+            await self._session.close()
+        await self.auth.aclose()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=512, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self.timeout, auto_decompress=True
+            )
+        return self._session
+
+    async def _headers(self, request: ModelRequest) -> dict[str, str]:
+        correlation = {key.lower(): value for key, value in request.headers.items() if value}
+        return {**self.headers, **correlation, **await self.auth.headers()}
+
+    def _decode(self, raw: bytes) -> dict[str, Any]:
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise self._bad_response("answered with invalid JSON") from None
+        if not isinstance(payload, dict):
+            raise self._bad_response("answered with a non-object")
+        return payload
+
+    def _bad_response(self, what: str) -> UpstreamError:
+        return UpstreamError(f"Upstream '{self.name}' {what}.", code="upstream_bad_response")
