@@ -137,6 +137,8 @@ def server_settings(store_url: str, upstream: FakeUpstream, tmp: Path) -> Settin
                 kind="openai",
                 base_url=upstream.url + "/v1",
                 api_key="sk-test-upstream-key",  # type: ignore[arg-type]
+                retry=None,
+                breaker=None,
             ),
             ProviderConfig(
                 name="fake-azure",
@@ -145,6 +147,8 @@ def server_settings(store_url: str, upstream: FakeUpstream, tmp: Path) -> Settin
                 api_key="azure-test-key",  # type: ignore[arg-type]
                 api_version="2025-04-01-preview",
                 models={"azure/gpt-4o": "my-gpt4o-deployment"},
+                retry=None,
+                breaker=None,
             ),
         ],
         routes=[

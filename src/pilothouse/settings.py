@@ -16,7 +16,23 @@ import yaml
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ProviderKind = Literal["openai", "azure", "openai-compatible", "scripted"]
+ProviderKind = Literal["openai", "azure", "openai-compatible", "chat-completions", "scripted"]
+
+
+class RetryConfig(BaseModel):
+    """How one provider's calls are retried (``runtime/providers/retrying.py``)."""
+
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    base_s: float = Field(default=0.5, ge=0)
+    cap_s: float = Field(default=8.0, ge=0)
+    max_retry_after_s: float = Field(default=60.0, ge=0)
+
+
+class BreakerConfig(BaseModel):
+    """When one provider's circuit opens (``runtime/providers/breaker.py``)."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    reset_timeout_s: float = Field(default=30.0, gt=0)
 
 
 class ProviderConfig(BaseModel):
@@ -40,6 +56,12 @@ class ProviderConfig(BaseModel):
     )
     timeout_s: float = 600.0
     script: Path | None = None
+    retry: RetryConfig | None = Field(
+        default_factory=RetryConfig, description="null: every call is one attempt."
+    )
+    breaker: BreakerConfig | None = Field(
+        default_factory=BreakerConfig, description="null: no circuit breaker."
+    )
 
 
 class RouteConfig(BaseModel):

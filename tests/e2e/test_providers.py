@@ -156,6 +156,9 @@ def extra_settings(store_url: str, upstream: FakeUpstream, tmp: Path) -> Setting
             name="slow", kind="openai-compatible", base_url=f"{base}/slow/v1", timeout_s=0.2
         ),
     ]
+    # These tests watch single failures reach the client, so server-side retries and
+    # breakers are off here; tests/integration/providers covers them.
+    providers = [p.model_copy(update={"retry": None, "breaker": None}) for p in providers]
     routes = [RouteConfig(match=f"{p.name}/*", provider=p.name) for p in providers]
     return Settings(host="127.0.0.1", port=0, store=store_url, providers=providers, routes=routes)
 

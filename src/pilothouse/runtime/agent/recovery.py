@@ -188,7 +188,7 @@ async def resume(
     rebuilt = rebuild(state, spec, entries)
     if rebuilt.finished is not None:
         return final_result(state, rebuilt.finished), spec
-    resolved = runtime.router.resolve(state.agent.model)
+    resolved = runtime.router.resolve_chain([state.agent.model, *state.agent.fallbacks])
     model = BoundModel(resolved.provider, resolved.upstream_model, state.agent.model)
     executor = Executor(
         state,

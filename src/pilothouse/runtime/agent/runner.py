@@ -76,7 +76,7 @@ class AgentRuntime:
             ) from None
         meter = CostMeter(self.pricing, limits.max_cost_usd)
         meter.require_prices([agent.model, *agent.fallbacks])
-        resolved = self.router.resolve(agent.model)
+        resolved = self.router.resolve_chain([agent.model, *agent.fallbacks])
         model = BoundModel(resolved.provider, resolved.upstream_model, agent.model)
         return AgentRunner(self, target, run_id, tenant, limits, meter, model, request_body or {})
 

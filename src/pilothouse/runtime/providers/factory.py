@@ -16,9 +16,13 @@ from pilothouse.runtime.providers.auth import (
     NoAuth,
 )
 from pilothouse.runtime.providers.base import ModelProvider
+from pilothouse.runtime.providers.breaker import BreakerProvider
+from pilothouse.runtime.providers.chat_completions import ChatCompletionsProvider
 from pilothouse.runtime.providers.responses_http import ResponsesHTTPProvider
+from pilothouse.runtime.providers.retrying import RetryingProvider
 from pilothouse.runtime.providers.router import ModelRouter, Route
 from pilothouse.runtime.providers.scripted import ScriptedProvider
+from pilothouse.runtime.tools.clock import Clock
 from pilothouse.settings import ProviderConfig, RouteConfig
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -37,6 +41,14 @@ def build_provider(config: ProviderConfig, credential: Any | None = None) -> Mod
     if config.kind == "azure":
         url, query, foundry = azure_endpoint(base_url, config.api_version)
         auth = _azure_auth(config, key, foundry, credential)
+    elif config.kind == "chat-completions":
+        return ChatCompletionsProvider(
+            config.name,
+            base_url.rstrip("/") + "/chat/completions",
+            BearerAuth(key) if key else NoAuth(),
+            headers=config.headers,
+            timeout_s=config.timeout_s,
+        )
     else:
         url, query = base_url.rstrip("/") + "/responses", {}
         auth = BearerAuth(key) if key else NoAuth()
@@ -80,11 +92,38 @@ def _azure_auth(config: ProviderConfig, key: str | None, foundry: bool, credenti
     return ApiKeyAuth(key) if mode == "api-key" else BearerAuth(key)
 
 
+def with_resilience(
+    provider: ModelProvider, config: ProviderConfig, clock: Clock | None = None
+) -> ModelProvider:
+    """``RetryingProvider(BreakerProvider(provider))`` as ``config`` asks.
+
+    The breaker is inside, so it sees every attempt and an open circuit ends the retries at
+    once. The offline model is left bare: its answers are deterministic, so a retry would
+    only repeat a scripted error more slowly.
+    """
+    if config.kind == "scripted":
+        return provider
+    if config.breaker is not None:
+        provider = BreakerProvider(
+            provider,
+            failure_threshold=config.breaker.failure_threshold,
+            reset_timeout_s=config.breaker.reset_timeout_s,
+            clock=clock,
+        )
+    if config.retry is not None and config.retry.max_attempts > 1:
+        provider = RetryingProvider(provider, **config.retry.model_dump(), clock=clock)
+    return provider
+
+
 def build_router(
-    providers: list[ProviderConfig], routes: list[RouteConfig], credential: Any | None = None
+    providers: list[ProviderConfig],
+    routes: list[RouteConfig],
+    credential: Any | None = None,
+    clock: Clock | None = None,
 ) -> ModelRouter:
-    """The routing table over freshly built providers."""
-    built = {p.name: build_provider(p, credential) for p in providers}
+    """The routing table over freshly built providers, each wrapped once in its retries and
+    breaker (so one circuit per provider, shared by every route and fallback chain)."""
+    built = {p.name: with_resilience(build_provider(p, credential), p, clock) for p in providers}
     for route in routes:
         if route.provider not in built:
             raise InvalidRequest(f"Route '{route.match}' names an unknown provider.")

@@ -7,11 +7,13 @@ deployment names are kept out of client code.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from pilothouse.errors import NotFound
 from pilothouse.runtime.providers.base import ModelProvider
+from pilothouse.runtime.providers.fallback import FallbackProvider
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,22 @@ class ModelRouter:
             param="model",
             code="model_not_found",
         )
+
+    def resolve_chain(self, models: Sequence[str]) -> Resolved:
+        """The first model, falling back to the others in order (an agent's ``fallbacks``).
+
+        The chain is a :class:`FallbackProvider` over each model's provider and upstream
+        name; it is a view over providers this router owns and closes, so it is never
+        closed on its own. ``upstream_model`` is the first model's.
+        """
+        first = self.resolve(models[0])
+        if len(models) == 1:
+            return first
+        chain = [first, *(self.resolve(model) for model in models[1:])]
+        provider = FallbackProvider(
+            [(r.provider, r.upstream_model) for r in chain], name="+".join(models)
+        )
+        return Resolved(provider, first.upstream_model)
 
     def model_names(self) -> list[str]:
         """Public model names the table names explicitly (globs are not listed)."""
