@@ -39,8 +39,19 @@ def agent_server(
             "providers": [
                 *base.providers,
                 ProviderConfig(name="repeater", kind="scripted", script=script),
+                ProviderConfig(
+                    name="fake-chat",
+                    kind="chat-completions",
+                    base_url=upstream_server.url + "/v1",
+                    retry=None,
+                    breaker=None,
+                ),
             ],
-            "routes": [*base.routes, RouteConfig(match="repeater-model", provider="repeater")],
+            "routes": [
+                *base.routes,
+                RouteConfig(match="repeater-model", provider="repeater"),
+                RouteConfig(match="chat/*", provider="fake-chat"),
+            ],
         }
     )
     gateway = RecordingToolGateway(

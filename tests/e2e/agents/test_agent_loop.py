@@ -290,3 +290,33 @@ def test_background_agent_run_and_cancel(
         time.sleep(0.05)
     assert entries[-1].payload["status"] == "cancelled"  # type: ignore[index]
     assert agents.responses.retrieve(slow.id).status == "cancelled"
+
+
+def test_agent_over_the_chat_completions_bridge(
+    agents: openai.OpenAI, upstream: FakeUpstream
+) -> None:
+    response = agents.responses.create(model="agent:bridged", input=QUESTION)
+    assert response.status == "completed"
+    assert _types(response) == ["mcp_list_tools", "mcp_call", "mcp_call", "message"]
+    chats = upstream.calls("/chat/completions")
+    assert len(chats) == 2 and not upstream.calls("/responses")
+    first = chats[0].body
+    assert first["model"] == "chat/qwen"
+    assert {t["function"]["name"] for t in first["tools"]} == {"get_ticket_status", "search_kb"}
+    second = chats[1].body["messages"]
+    assert [m["role"] for m in second].count("tool") == 2
+    with agents.responses.stream(model="agent:bridged", input=QUESTION) as stream:
+        streamed = stream.get_final_response()
+    assert _types(streamed) == _types(response) and streamed.usage == response.usage
+
+
+def test_fallback_model_serves_when_the_primary_is_throttled(
+    agents: openai.OpenAI, upstream: FakeUpstream
+) -> None:
+    upstream.fail(429, times=1, message="slow down", retry_after=1)
+    response = agents.responses.create(model="agent:resilient", input=QUESTION)
+    assert response.status == "completed"
+    # Step 1: the primary is throttled and the fallback serves; step 2 tries the primary
+    # first again, and it has recovered.
+    assert len(upstream.calls("/v1/responses")) == 2
+    assert len(upstream.calls("/chat/completions")) == 1
