@@ -124,18 +124,3 @@ class Settings(BaseSettings):
         if not any(r.match == "*" for r in routes):
             routes.append(RouteConfig(match="*", provider="scripted"))
         return providers, routes
-
-    @property
-    def sqlalchemy_url(self) -> str:
-        """The store URL with the async driver SQLAlchemy needs."""
-        return to_async_url(self.store)
-
-
-def to_async_url(url: str) -> str:
-    """Rewrite ``sqlite://`` and ``postgresql://`` URLs to their async drivers."""
-    if url.startswith("sqlite:///") or url == "sqlite://":
-        return "sqlite+aiosqlite" + url[len("sqlite") :]
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix) :]
-    return url

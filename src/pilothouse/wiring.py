@@ -67,7 +67,7 @@ def build_services(
         gateway: A tool gateway to use instead of one built from the bundle's contracts.
     """
     if store is None:
-        store = SQLStore(settings.sqlalchemy_url)
+        store = SQLStore(settings.store)
     if router is None:
         providers, routes = settings.resolved_providers()
         router = build_router(providers, routes, azure_credential)

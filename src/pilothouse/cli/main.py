@@ -62,7 +62,7 @@ def _migrate(settings: Settings) -> None:
     from pilothouse.storage.sql.store import SQLStore
 
     async def go() -> None:
-        store = SQLStore(settings.sqlalchemy_url)
+        store = SQLStore(settings.store)
         try:
             await store.start()
         finally:

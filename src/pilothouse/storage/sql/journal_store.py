@@ -1,22 +1,23 @@
-"""The run journal over SQL, sharing the engine and group commit of :class:`SQLStore`."""
+"""The run journal over SQL, sharing the runner (and group commit) of :class:`SQLStore`."""
 
 from __future__ import annotations
 
 import orjson
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
 
 from pilothouse.storage.base import JournalEntry, StoredRun
-from pilothouse.storage.sql.group_commit import GroupCommit
+from pilothouse.storage.sql.runner import SqlRunner
 from pilothouse.storage.sql.schema import journal, runs, switches
+
+_INSERT_ENTRIES = insert(journal)
 
 
 class SQLJournalStore:
     """The :class:`~pilothouse.storage.base.JournalStore` over SQLAlchemy Core."""
 
-    def __init__(self, engine: AsyncEngine, writer: GroupCommit) -> None:
-        self.engine = engine
-        self.writer = writer
+    def __init__(self, runner: SqlRunner) -> None:
+        self.runner = runner
 
     async def create_run(self, run: StoredRun, entries: list[JournalEntry]) -> None:
         """Insert the run and its first entries in one transaction."""
@@ -31,13 +32,14 @@ class SQLJournalStore:
             "schema_version": run.schema_version,
             "spec": run.spec,
         }
+        rows = [_row(e) for e in entries]
 
-        async def write(conn: AsyncConnection) -> None:
-            await conn.execute(insert(runs), row)
-            if entries:
-                await conn.execute(insert(journal), [_row(e) for e in entries])
+        def write(conn: Connection) -> None:
+            conn.execute(insert(runs), row)
+            if rows:
+                conn.execute(_INSERT_ENTRIES, rows)
 
-        await self.writer.submit(write)
+        await self.runner.write(write)
 
     async def append(
         self, entries: list[JournalEntry], status: tuple[str, str] | None = None
@@ -46,22 +48,23 @@ class SQLJournalStore:
         rows = [_row(e) for e in entries]
         at = int(entries[-1].at) if entries else 0
 
-        async def write(conn: AsyncConnection) -> None:
+        def write(conn: Connection) -> None:
             if rows:
-                await conn.execute(insert(journal), rows)
+                conn.execute(_INSERT_ENTRIES, rows)
             if status is not None:
-                await conn.execute(
+                conn.execute(
                     update(runs)
                     .where(runs.c.id == status[0])
                     .values(status=status[1], updated_at=at)
                 )
 
-        await self.writer.submit(write)
+        await self.runner.write(write)
 
     async def read(self, run_id: str) -> list[JournalEntry]:
         """Every entry, in order."""
-        async with self.engine.connect() as conn:
-            result = await conn.execute(
+
+        def read(conn: Connection) -> list[JournalEntry]:
+            result = conn.execute(
                 select(journal).where(journal.c.run_id == run_id).order_by(journal.c.seq)
             )
             return [
@@ -77,50 +80,56 @@ class SQLJournalStore:
                 for r in result
             ]
 
+        return await self.runner.read(read)
+
     async def get_run(self, tenant: str, run_id: str) -> StoredRun | None:
         """The run header within the tenant."""
-        async with self.engine.connect() as conn:
+
+        def read(conn: Connection) -> StoredRun | None:
             row = (
-                (
-                    await conn.execute(
-                        select(runs).where(runs.c.id == run_id, runs.c.tenant == tenant)
-                    )
-                )
+                conn.execute(select(runs).where(runs.c.id == run_id, runs.c.tenant == tenant))
                 .mappings()
                 .first()
             )
-        return StoredRun(**row) if row else None
+            return StoredRun(**row) if row else None
+
+        return await self.runner.read(read)
 
     async def list_runs(self, tenant: str, limit: int) -> list[StoredRun]:
         """Newest first."""
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(runs)
-                    .where(runs.c.tenant == tenant)
-                    .order_by(runs.c.created_at.desc())
-                    .limit(limit)
-                )
+
+        def read(conn: Connection) -> list[StoredRun]:
+            rows = conn.execute(
+                select(runs)
+                .where(runs.c.tenant == tenant)
+                .order_by(runs.c.created_at.desc(), runs.c.updated_at.desc())
+                .limit(limit)
             ).mappings()
             return [StoredRun(**row) for row in rows]
+
+        return await self.runner.read(read)
 
     async def set_switch(self, name: str, engaged: bool, reason: str, now: int) -> None:
         """Upsert a switch (update, then insert when there was none)."""
         values = {"engaged": engaged, "reason": reason, "updated_at": now}
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(switches).where(switches.c.name == name).values(**values)
-            )
+
+        def write(conn: Connection) -> None:
+            result = conn.execute(update(switches).where(switches.c.name == name).values(**values))
             if result.rowcount == 0:
-                await conn.execute(insert(switches), {"name": name, **values})
+                conn.execute(insert(switches), {"name": name, **values})
+
+        await self.runner.transaction(write)
 
     async def engaged_switches(self) -> dict[str, str]:
         """Engaged switches and their reasons."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
+
+        def read(conn: Connection) -> dict[str, str]:
+            rows = conn.execute(
                 select(switches.c.name, switches.c.reason).where(switches.c.engaged.is_(True))
             )
             return {r.name: r.reason for r in rows}
+
+        return await self.runner.read(read)
 
 
 def _row(entry: JournalEntry) -> dict[str, object]:

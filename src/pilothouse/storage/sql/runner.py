@@ -1,0 +1,201 @@
+"""Running SQLAlchemy Core operations for async callers, the fastest way per dialect.
+
+Every store operation is written once, as a plain function over a synchronous
+:class:`~sqlalchemy.engine.Connection`; a runner decides where it runs:
+
+* :class:`ThreadedRunner` (SQLite): a synchronous engine; writes on one dedicated writer
+  thread (SQLite's own model: one writer at a time), reads on a small pool of reader
+  threads (WAL readers never wait for the writer).
+* :class:`AsyncEngineRunner` (PostgreSQL): the asyncio engine over asyncpg, running the
+  same functions through ``AsyncConnection.run_sync``.
+
+Why not SQLAlchemy's asyncio layer for SQLite too: measured here, an insert and commit
+through it (aiosqlite, several thread hops per statement) cost ≈ 450 µs at concurrency 1
+and ≈ 190 µs of CPU per row in batches, against ≈ 90 µs and ≈ 17 µs with the synchronous
+engine on its own thread — and a Pilothouse request's whole budget is a few hundred µs.
+
+Both runners **group-commit** writes: writes submitted while a transaction is running
+wait for the next one, which carries all of them and commits once; each caller returns only
+after its own write is durable. If a shared transaction fails, its writes are retried one
+per transaction, so a failing write (a constraint violation, say) fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+T = TypeVar("T")
+Operation = Callable[[Connection], Any]
+
+
+class SqlRunner(Protocol):
+    """Where store operations run. See the module docstring."""
+
+    async def read(self, operation: Callable[[Connection], T]) -> T:
+        """Run a read-only operation and return its result."""
+        ...
+
+    async def write(self, operation: Callable[[Connection], T]) -> T:
+        """Run a write in the next group commit and return its result once durable."""
+        ...
+
+    async def transaction(self, operation: Callable[[Connection], T]) -> T:
+        """Run an operation in a transaction of its own (no batching)."""
+        ...
+
+    async def close(self) -> None:
+        """Wait for pending writes, then release connections and threads."""
+        ...
+
+
+class _GroupCommit:
+    """Batches writes; ``execute`` runs one batch in one transaction and returns results."""
+
+    def __init__(self, execute: Callable[[list[Operation]], Any], max_batch: int = 256) -> None:
+        self._execute = execute
+        self.max_batch = max_batch
+        self._pending: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._drain_task: asyncio.Task[None] | None = None
+
+    async def submit(self, operation: Callable[[Connection], T]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((operation, future))
+        if self._drain_task is None or self._drain_task.done():
+            self._drain_task = asyncio.create_task(self._drain())
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
+            operations = [operation for operation, _ in batch]
+            try:
+                results = await self._execute(operations)
+            except Exception:
+                await self._one_by_one(batch)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _one_by_one(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
+        for operation, future in batch:
+            try:
+                (result,) = await self._execute([operation])
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+    async def close(self) -> None:
+        if self._drain_task is not None:
+            await asyncio.shield(self._drain_task)
+
+
+def _run_batch(connection: Connection, operations: list[Operation]) -> list[Any]:
+    return [operation(connection) for operation in operations]
+
+
+class ThreadedRunner:
+    """A synchronous engine behind one writer thread and a few reader threads (SQLite).
+
+    Each thread keeps one connection for its lifetime (no pool checkout per operation);
+    reads run in a short transaction of their own so that no read snapshot stays open.
+    """
+
+    def __init__(self, engine: Engine, readers: int = 2) -> None:
+        self.engine = engine
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="pilothouse-sql-writer")
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="pilothouse-sql-reader")
+        self._commit = _GroupCommit(self._execute_batch)
+        self._local = threading.local()
+        self._connections: list[Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> Connection:
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None or connection.closed:
+            connection = self.engine.connect()
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def _in_transaction(self, operations: list[Operation]) -> list[Any]:
+        connection = self._connection()
+        with connection.begin():
+            return _run_batch(connection, operations)
+
+    async def _execute_batch(self, operations: list[Operation]) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, self._in_transaction, operations)
+
+    async def read(self, operation: Callable[[Connection], T]) -> T:
+        """On a reader thread, outside any write transaction."""
+
+        def run() -> T:
+            connection = self._connection()
+            with connection.begin():
+                return operation(connection)
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+
+    async def write(self, operation: Callable[[Connection], T]) -> T:
+        """Group-committed on the writer thread."""
+        result: T = await self._commit.submit(operation)
+        return result
+
+    async def transaction(self, operation: Callable[[Connection], T]) -> T:
+        """Alone on the writer thread (writes stay serialised)."""
+        (result,) = await self._execute_batch([operation])
+        return result  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        """Flush, then stop the threads and close connections."""
+        await self._commit.close()
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        for connection in self._connections:
+            connection.close()
+        self.engine.dispose()
+
+
+class AsyncEngineRunner:
+    """The asyncio engine (PostgreSQL over asyncpg), running operations via ``run_sync``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._commit = _GroupCommit(self._execute_batch)
+
+    async def _execute_batch(self, operations: list[Operation]) -> list[Any]:
+        async with self.engine.begin() as connection:
+            return await connection.run_sync(_run_batch, operations)
+
+    async def read(self, operation: Callable[[Connection], T]) -> T:
+        """On a pooled connection."""
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(operation)
+
+    async def write(self, operation: Callable[[Connection], T]) -> T:
+        """Group-committed."""
+        result: T = await self._commit.submit(operation)
+        return result
+
+    async def transaction(self, operation: Callable[[Connection], T]) -> T:
+        """In a transaction of its own."""
+        async with self.engine.begin() as connection:
+            return await connection.run_sync(operation)
+
+    async def close(self) -> None:
+        """Flush, then close the pool."""
+        await self._commit.close()
+        await self.engine.dispose()
