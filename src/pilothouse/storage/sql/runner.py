@@ -26,10 +26,12 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:  # the asyncio layer (and the ORM it pulls in) loads only for PostgreSQL
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 Operation = Callable[[Connection], Any]

@@ -14,7 +14,6 @@ import orjson
 from sqlalchemy import bindparam, create_engine, delete, event, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from pilothouse.storage.base import (
@@ -59,6 +58,8 @@ def create_runner(url: str) -> SqlRunner:
         engine = create_engine(sync_url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return ThreadedRunner(engine)
+    from sqlalchemy.ext.asyncio import create_async_engine  # PostgreSQL only: ~8 MB
+
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+asyncpg://" + url.split("://", 1)[1]
     return AsyncEngineRunner(create_async_engine(url, pool_size=20, max_overflow=20))
