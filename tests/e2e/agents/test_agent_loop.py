@@ -320,3 +320,43 @@ def test_fallback_model_serves_when_the_primary_is_throttled(
     # first again, and it has recovered.
     assert len(upstream.calls("/v1/responses")) == 2
     assert len(upstream.calls("/chat/completions")) == 1
+
+
+def test_per_tool_cap(agents: openai.OpenAI) -> None:
+    first = agents.responses.create(model="agent:capped", input=QUESTION)
+    assert first.status == "completed"  # one search_kb call: within the cap
+    again = agents.responses.create(
+        model="agent:capped", input="Search again for INC-1", previous_response_id=first.id
+    )
+    assert again.status == "completed"  # the cap is per run, and this is a new run
+    lowered = agents.responses.create(
+        model="agent:capped",
+        input=QUESTION,
+        extra_body={"limits": {"max_tool_calls_per_tool": {"search_kb": 0}}},
+    )
+    assert lowered.incomplete_details is not None
+    assert lowered.incomplete_details.reason == "max_tool_calls_per_tool"
+    assert "search_kb" in lowered.output[-1].content[0].text  # type: ignore[union-attr]
+
+
+def test_max_output_tokens_of_the_agent(agents: openai.OpenAI) -> None:
+    response = agents.responses.create(model="agent:terse", input=QUESTION)
+    assert response.status == "incomplete"
+    assert response.incomplete_details is not None
+    assert response.incomplete_details.reason == "max_output_tokens"
+    assert response.usage is not None
+
+
+def test_deadline_ends_the_run(
+    agent_server: ServerThread, agents: openai.OpenAI, upstream: FakeUpstream
+) -> None:
+    upstream.latency_s = 1.0
+    response = agents.responses.create(model="agent:hasty", input=QUESTION)
+    assert response.status == "incomplete"
+    assert response.incomplete_details is not None
+    assert response.incomplete_details.reason == "deadline_s"
+    journal = agent_server.services.agent_runtime.journal  # type: ignore[union-attr]
+    kinds = [e.kind for e in agent_server.run(journal.read(response.id))]  # type: ignore[attr-defined]
+    # The slow model call was abandoned at the deadline: started, never completed.
+    assert "model.started" in kinds and "model.completed" not in kinds
+    assert kinds[-2:] == ["limit.hit", "run.finished"]
