@@ -15,7 +15,6 @@ bottleneck of a benchmark (one core serves tens of thousands of requests a secon
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from pilothouse.protocol.events import Sequencer, lifecycle
 from pilothouse.runtime.providers.base import ModelRequest, ModelResult
 from pilothouse.runtime.providers.scripted import ScriptedProvider
 from pilothouse.testing.chat_bridge import chat_completion
+from pilothouse.testing.threaded import ThreadedServer
 
 _REASONS = {
     200: b"OK",
@@ -66,7 +66,7 @@ class Fault:
 
 
 @dataclass
-class FakeUpstream:
+class FakeUpstream(ThreadedServer):
     """The fake upstream server. See the module docstring.
 
     Attributes:
@@ -198,32 +198,6 @@ class FakeUpstream:
             "tool_choice": "auto",
             "tools": body.get("tools", []),
         }
-
-    # -- threads (for synchronous tests and benchmarks) --------------------------------
-
-    def start_in_thread(self) -> FakeUpstream:
-        """Run the server on its own event loop in a daemon thread."""
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self.start())
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-upstream", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def stop_thread(self) -> None:
-        """Stop a server started with :meth:`start_in_thread`."""
-        future = asyncio.run_coroutine_threadsafe(self.stop(), self._loop)
-        future.result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
 
 
 _CANNED_MESSAGE = {

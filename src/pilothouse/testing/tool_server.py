@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -50,6 +49,8 @@ from typing import Any, Literal
 
 import orjson
 from aiohttp import web
+
+from pilothouse.testing.threaded import ThreadedServer
 
 FaultKind = Literal["timeout", "reset", "status", "slow"]
 
@@ -84,7 +85,7 @@ class ToolFault:
 
 
 @dataclass
-class FaultyToolServer:
+class FaultyToolServer(ThreadedServer):
     """The tool server. See the module docstring."""
 
     host: str = "127.0.0.1"
@@ -258,32 +259,6 @@ class FaultyToolServer:
 
     async def _text(self, request: web.Request) -> web.Response:
         return web.Response(text="plain words, not JSON", content_type="text/plain")
-
-    # -- threads (for synchronous tests) -----------------------------------------------
-
-    def start_in_thread(self) -> FaultyToolServer:
-        """Run the server on its own event loop in a daemon thread."""
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self.start())
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="faulty-tool-server", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def stop_thread(self) -> None:
-        """Stop a server started with :meth:`start_in_thread`."""
-        future = asyncio.run_coroutine_threadsafe(self.stop(), self._loop)
-        future.result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
 
 
 def _reset_connection(request: web.Request) -> None:

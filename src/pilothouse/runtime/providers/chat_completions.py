@@ -18,7 +18,6 @@ import aiohttp
 import orjson
 
 from pilothouse.errors import UpstreamError
-from pilothouse.runtime.providers.auth import Auth
 from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
 from pilothouse.runtime.providers.chat_mapping import (
     chat_body,
@@ -26,11 +25,12 @@ from pilothouse.runtime.providers.chat_mapping import (
     result_from_completion,
 )
 from pilothouse.runtime.providers.chat_stream import ChatStreamAssembler
+from pilothouse.runtime.providers.http_upstream import HttpUpstream
 from pilothouse.runtime.providers.responses_http import _connection_error, _error_from, _payload
 from pilothouse.runtime.providers.sse import iter_sse
 
 
-class ChatCompletionsProvider:
+class ChatCompletionsProvider(HttpUpstream):
     """Calls ``POST {url}`` with Chat Completions bodies. See the module docstring.
 
     Args:
@@ -40,26 +40,6 @@ class ChatCompletionsProvider:
         headers: Extra headers for every request.
         timeout_s: Total time allowed for one call, streaming included.
     """
-
-    def __init__(
-        self,
-        name: str,
-        url: str,
-        auth: Auth,
-        *,
-        headers: dict[str, str] | None = None,
-        timeout_s: float = 600.0,
-    ) -> None:
-        self.name = name
-        self.url = url
-        self.auth = auth
-        # Lowercased so that configured, correlation and auth headers merge by name.
-        self.headers = {
-            "content-type": "application/json",
-            **{key.lower(): value for key, value in (headers or {}).items()},
-        }
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=10)
-        self._session: aiohttp.ClientSession | None = None
 
     async def complete(self, request: ModelRequest) -> ModelResult:
         """One non-streaming call."""
@@ -103,24 +83,6 @@ class ChatCompletionsProvider:
         over-counts on purpose, because it feeds limits and cost reservations.
         """
         return estimate_input_tokens(chat_body(request, stream=False))
-
-    async def aclose(self) -> None:
-        """Close the connection pool and the credential."""
-        if self._session is not None:
-            await self._session.close()
-        await self.auth.aclose()
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=512, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self.timeout, auto_decompress=True
-            )
-        return self._session
-
-    async def _headers(self, request: ModelRequest) -> dict[str, str]:
-        correlation = {key.lower(): value for key, value in request.headers.items() if value}
-        return {**self.headers, **correlation, **await self.auth.headers()}
 
     def _decode(self, raw: bytes) -> dict[str, Any]:
         try:

@@ -23,6 +23,7 @@ from pilothouse.errors import UpstreamError
 from pilothouse.protocol.resource import normalize_usage
 from pilothouse.runtime.providers.auth import Auth
 from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
+from pilothouse.runtime.providers.http_upstream import HttpUpstream
 from pilothouse.runtime.providers.sse import iter_sse
 
 _LIFECYCLE = frozenset({"response.created", "response.in_progress", "response.queued"})
@@ -33,8 +34,11 @@ _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.fa
 _LARGE_BODY = 1 << 20
 
 
-class ResponsesHTTPProvider:
-    """Calls ``POST {url}`` with Responses bodies. See the module docstring."""
+class ResponsesHTTPProvider(HttpUpstream):
+    """Calls ``POST {url}`` with Responses bodies. See the module docstring.
+
+    ``query`` is sent with every request (Azure's ``api-version``).
+    """
 
     def __init__(
         self,
@@ -46,30 +50,8 @@ class ResponsesHTTPProvider:
         headers: dict[str, str] | None = None,
         timeout_s: float = 600.0,
     ) -> None:
-        self.name = name
-        self.url = url
-        self.auth = auth
+        super().__init__(name, url, auth, headers=headers, timeout_s=timeout_s)
         self.query = query or {}
-        # Names are lowercased so that configured headers, correlation headers and auth
-        # merge by name: mixed case would send both ``Authorization`` and ``authorization``.
-        self.headers = {
-            "content-type": "application/json",
-            **{name.lower(): value for name, value in (headers or {}).items()},
-        }
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=10)
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=512, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self.timeout, auto_decompress=True
-            )
-        return self._session
-
-    async def _headers(self, request: ModelRequest) -> dict[str, str]:
-        correlation = {name.lower(): value for name, value in request.headers.items() if value}
-        return {**self.headers, **correlation, **await self.auth.headers()}
 
     async def complete(self, request: ModelRequest) -> ModelResult:
         """One non-streaming call."""
@@ -139,12 +121,6 @@ class ResponsesHTTPProvider:
                 f"Upstream '{self.name}' answered with a non-object.", code="upstream_bad_response"
             )
         return payload
-
-    async def aclose(self) -> None:
-        """Close the connection pool and the credential."""
-        if self._session is not None:
-            await self._session.close()
-        await self.auth.aclose()
 
 
 def _payload(body: bytes) -> bytes | io.BytesIO:
