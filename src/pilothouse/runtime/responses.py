@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,7 @@ class ResponseService:
         self.agents = agents or AgentDirectory(None)
         self.agent_runtime = agent_runtime
         self.live = LiveRegistry()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- create ------------------------------------------------------------------------
 
@@ -301,19 +302,31 @@ class ResponseService:
             yield emit(lifecycle(terminal_kind(final["status"]), final))
         finally:
             if not finished:
-                await self._persist_abandoned(turn, insert)
+                # The client went away or the task was cancelled. The cleanup runs as a task
+                # of its own: under anyio's cancellation (Starlette's streams) every await in
+                # this block would be cancelled again.
+                self._spawn(self._abandon(turn, events, insert))
             if registered:
                 self.live.remove(turn.id)
             if hub is not None:
                 hub.close()
 
-    async def _persist_abandoned(self, turn: Turn, insert: bool) -> None:
-        """The client went away or the task was cancelled before the end: keep a record."""
-        resource = turn.resource("cancelled")
+    async def _abandon(self, turn: Turn, events: AsyncIterator[Any], insert: bool) -> None:
+        """Close the provider's stream (an upstream connection is released; an agent run
+        closes its journal) and keep a record of the response, as cancelled."""
+        aclose = getattr(events, "aclose", None)
         try:
-            await asyncio.shield(self._persist(turn, resource, insert=insert))
+            if aclose is not None:
+                await aclose()
+            await self._persist(turn, turn.resource("cancelled"), insert=insert)
         except Exception:  # the record is best effort; the failure itself is logged
-            log.exception("could not persist abandoned response %s", turn.id)
+            log.exception("could not close abandoned response %s", turn.id)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` as a task this service tracks (and waits for when it closes)."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- background --------------------------------------------------------------------
 
@@ -501,8 +514,10 @@ class ResponseService:
         return resource
 
     async def close(self) -> None:
-        """Cancel what still runs here."""
+        """Cancel what still runs here, then let cleanups finish."""
         await self.live.cancel_all()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def _requested_limits(request: CreateResponse) -> dict[str, Any]:

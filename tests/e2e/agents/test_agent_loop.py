@@ -360,3 +360,29 @@ def test_deadline_ends_the_run(
     # The slow model call was abandoned at the deadline: started, never completed.
     assert "model.started" in kinds and "model.completed" not in kinds
     assert kinds[-2:] == ["limit.hit", "run.finished"]
+
+
+def test_client_leaving_a_stream_closes_the_run(
+    agent_server: ServerThread, upstream: FakeUpstream
+) -> None:
+    upstream.latency_s = 0.5
+    body = {"model": "agent:looper", "input": "slow", "stream": True}
+    with (
+        httpx.Client(base_url=agent_server.root_url, timeout=10) as http,
+        http.stream("POST", "/v1/responses", json=body) as response,
+    ):
+        lines = response.iter_lines()
+        data = next(line for line in lines if line.startswith("data: "))
+    run_id = json.loads(data[len("data: ") :])["response"]["id"]
+    journal = agent_server.services.agent_runtime.journal  # type: ignore[union-attr]
+    store = agent_server.services.store
+    deadline = time.monotonic() + 5
+    while True:
+        entries = agent_server.run(journal.read(run_id))
+        stored = agent_server.run(store.get_response("default", run_id))
+        if entries and entries[-1].kind == "run.finished" and stored is not None:  # type: ignore[index]
+            break
+        assert time.monotonic() < deadline, [e.kind for e in entries]  # type: ignore[attr-defined]
+        time.sleep(0.05)
+    assert entries[-1].payload["status"] == "cancelled"  # type: ignore[index]
+    assert stored.status == "cancelled"  # type: ignore[attr-defined]

@@ -9,7 +9,8 @@ runs, idempotency and persistence of the response are the service's, unchanged.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,16 +111,18 @@ class AgentRunner:
     async def complete(self, request: ModelRequest) -> ModelResult:
         """Run to the end without stream events."""
         result: ModelResult | None = None
-        async for event in self._run(request, live=False):
-            if isinstance(event, ModelResult):
-                result = event
+        async with contextlib.aclosing(self._run(request, live=False)) as events:
+            async for event in events:
+                if isinstance(event, ModelResult):
+                    result = event
         assert result is not None
         return result
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent | ModelResult]:
         """Run to the end, yielding stream events."""
-        async for event in self._run(request, live=True):
-            yield event
+        async with contextlib.aclosing(self._run(request, live=True)) as events:
+            async for event in events:
+                yield event
 
     async def count_input_tokens(self, request: ModelRequest) -> int:
         """Input tokens of the first step (instructions and governed tools included)."""
@@ -184,7 +187,7 @@ class AgentRunner:
             ),
         )
 
-    async def _run(self, request: ModelRequest, live: bool) -> AsyncIterator[Any]:
+    async def _run(self, request: ModelRequest, live: bool) -> AsyncGenerator[Any, None]:
         state = self._state(request)
         journal = RunJournal(self.runtime.journal, state)
         journal.start(run_spec(state, self.request_body, self.target.model))
@@ -194,9 +197,10 @@ class AgentRunner:
         try:
             async for event in executor.run(live):
                 yield event
-        except asyncio.CancelledError:
-            # Cancelled (a background run's cancel, or shutdown): close the journal so the
-            # run does not look in progress forever.
+        except (asyncio.CancelledError, GeneratorExit):
+            # Cancelled (a background run's cancel, shutdown) or abandoned (the client of a
+            # stream went away): close the journal so the run does not look in progress
+            # forever.
             journal.record(
                 "run.finished",
                 status="cancelled",
