@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     openai_base_url: str = "https://api.openai.com/v1"
     max_request_bytes: int = 16 * 1024 * 1024
     background_workers: int = 16
+    environment: str = Field(
+        default="dev", description="The environment requests use unless they name one."
+    )
+    environments: list[str] = Field(default_factory=lambda: ["dev", "staging", "prod"])
+    release_cache: Path = Path(".pilothouse/releases")
+    release_poll_s: float = Field(default=1.0, gt=0)
     kill_switch: list[str] = Field(
         default_factory=list, description="Agents (or '*') whose steps are stopped."
     )

@@ -9,17 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pilothouse.control.bundle import load_bundle
-from pilothouse.runtime.agent.directory import AgentDirectory
+from pilothouse.control.bundle import Bundle, load_bundle
+from pilothouse.control.environments import Environments
+from pilothouse.control.releases import Releases
 from pilothouse.runtime.agent.runner import AgentRuntime
+from pilothouse.runtime.agent.source import AgentSource, BundleSource, ReleaseSource
 from pilothouse.runtime.agent.switches import SwitchBoard
 from pilothouse.runtime.conversations import ConversationService
 from pilothouse.runtime.providers.factory import build_router
 from pilothouse.runtime.providers.router import ModelRouter
 from pilothouse.runtime.responses import ResponseService
 from pilothouse.runtime.tools.base import ToolGateway
+from pilothouse.runtime.tools.factory import build_gateway
 from pilothouse.settings import Settings
-from pilothouse.storage.base import Store
+from pilothouse.storage.base import JournalStore, ReleaseStore, Store
 from pilothouse.storage.sql.store import SQLStore
 
 
@@ -33,17 +36,20 @@ class Services:
     responses: ResponseService
     conversations: ConversationService
     switches: SwitchBoard
-    agent_runtime: AgentRuntime | None = None
+    agents: AgentSource
+    journal: JournalStore | None = None
+    releases: Releases | None = None
+    environments: Environments | None = None
 
     async def start(self) -> None:
-        """Open the store (migrating it when needed)."""
+        """Open the store (migrating it when needed), then load what agents serve."""
         await self.store.start()
+        await self.agents.start()
 
     async def close(self) -> None:
-        """Stop running responses, then close providers and the store."""
+        """Stop running responses, then close agents' tools, providers and the store."""
         await self.responses.close()
-        if self.agent_runtime is not None:
-            await self.agent_runtime.gateway.aclose()
+        await self.agents.close()
         await self.router.aclose()
         await self.store.close()
 
@@ -58,12 +64,16 @@ def build_services(
 ) -> Services:
     """Build (without starting) everything a process needs.
 
+    Agents come from ``settings.bundle`` when it is set (a directory, for development);
+    otherwise from the releases the environments point at (the control plane).
+
     Args:
         settings: The process settings.
         store: A store to use instead of the one ``settings.store`` names.
         router: A routing table to use instead of the configured providers.
         azure_credential: An azure-identity credential for Entra ID auth (tests inject a
-            fake; production uses ``DefaultAzureCredential``).
+            fake; production uses ``DefaultAzureCredential``). The caller keeps and closes
+            a credential it passes.
         gateway: A tool gateway to use instead of one built from the bundle's contracts.
     """
     if store is None:
@@ -71,24 +81,45 @@ def build_services(
     if router is None:
         providers, routes = settings.resolved_providers()
         router = build_router(providers, routes, azure_credential)
-    bundle = load_bundle(settings.bundle) if settings.bundle is not None else None
-    journal = getattr(store, "journal", None)
+    journal: JournalStore | None = getattr(store, "journal", None)
+    release_store: ReleaseStore | None = getattr(store, "releases", None)
     switches = SwitchBoard(journal, settings.kill_switch)
-    agent_runtime = None
-    if bundle is not None:
-        if gateway is None:
-            from pilothouse.runtime.tools.factory import build_gateway
 
-            gateway = build_gateway(bundle.tools, bundle.root)
-        agent_runtime = AgentRuntime(
-            router, gateway, bundle.pricing, bundle.tools, journal, switches
+    def make_runtime(
+        bundle: Bundle, release_id: str | None, environment: str | None
+    ) -> AgentRuntime:
+        tools = gateway if gateway is not None else build_gateway(bundle.tools, bundle.root)
+        return AgentRuntime(
+            router, tools, bundle.pricing, bundle.tools, journal, switches, release_id, environment
         )
+
+    releases = environments = None
+    agents: AgentSource
+    if release_store is not None:
+        releases = Releases(release_store, settings.release_cache)
+        environments = Environments(release_store, releases, tuple(settings.environments))
+    if settings.bundle is not None:
+        bundle = load_bundle(settings.bundle)
+        agents = BundleSource(bundle, make_runtime(bundle, None, None))
+    elif releases is not None:
+        agents = ReleaseSource(
+            releases,
+            tuple(settings.environments),
+            settings.environment,
+            make_runtime,
+            settings.release_poll_s,
+        )
+    else:
+        agents = BundleSource(None, None)
     return Services(
         settings=settings,
         store=store,
         router=router,
-        responses=ResponseService(store, router, AgentDirectory(bundle), agent_runtime),
+        responses=ResponseService(store, router, agents, journal),
         conversations=ConversationService(store),
         switches=switches,
-        agent_runtime=agent_runtime,
+        agents=agents,
+        journal=journal,
+        releases=releases,
+        environments=environments,
     )

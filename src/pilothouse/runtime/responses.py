@@ -32,13 +32,12 @@ from pilothouse.protocol.items import normalize_input
 from pilothouse.protocol.requests import CreateResponse, InputTokensRequest
 from pilothouse.protocol.resource import TERMINAL_STATUSES
 from pilothouse.runtime.agent import recovery
-from pilothouse.runtime.agent.directory import AgentDirectory
-from pilothouse.runtime.agent.runner import AgentRuntime
+from pilothouse.runtime.agent.source import AgentSource, BundleSource
 from pilothouse.runtime.live import EventHub, LiveRegistry, LiveRun
 from pilothouse.runtime.providers.base import Item, ModelResult
 from pilothouse.runtime.providers.router import ModelRouter, Resolved
 from pilothouse.runtime.turn import RequestContext, Turn
-from pilothouse.storage.base import ItemPage, Store
+from pilothouse.storage.base import ItemPage, JournalStore, Store
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +77,13 @@ class ResponseService:
         self,
         store: Store,
         router: ModelRouter,
-        agents: AgentDirectory | None = None,
-        agent_runtime: AgentRuntime | None = None,
+        agents: AgentSource | None = None,
+        journal: JournalStore | None = None,
     ) -> None:
         self.store = store
         self.router = router
-        self.agents = agents or AgentDirectory(None)
-        self.agent_runtime = agent_runtime
+        self.journal = journal
+        self.agents: AgentSource = agents or BundleSource(None, None)
         self.live = LiveRegistry()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -137,8 +136,9 @@ class ResponseService:
                 "Background responses need store=true.", param="background", code="invalid_value"
             )
         response_id = ids.new_id(ids.RESPONSE)
-        model, resolved, instructions = self._route(request, response_id, context.tenant)
-        history = await self._history(request, context.tenant)
+        history, root = await self._history(request, context.tenant)
+        sticky = request.conversation_id or root or response_id
+        model, resolved, instructions = self._route(request, response_id, context.tenant, sticky)
         return Turn(
             id=response_id,
             created_at=int(time.time()),
@@ -152,10 +152,15 @@ class ResponseService:
         )
 
     def _route(
-        self, request: CreateResponse, response_id: str, tenant: str
+        self, request: CreateResponse, response_id: str, tenant: str, sticky: str
     ) -> tuple[str, Resolved, str | list[Item] | None]:
-        """The model name to echo, what serves it, and the instructions to send."""
-        target = self.agents.resolve(request)
+        """The model name to echo, what serves it, and the instructions to send.
+
+        ``sticky`` names the conversation, so that an environment running a canary keeps
+        one conversation on one release.
+        """
+        served = self.agents.pick(request, sticky)
+        target = served.directory.resolve(request)
         if target is None:
             if not request.model:
                 raise InvalidRequest(
@@ -166,9 +171,9 @@ class ResponseService:
             return request.model, self.router.resolve(request.model), request.instructions
         if target.agent is None:
             return target.model, self.router.resolve(target.model), target.instructions
-        if self.agent_runtime is None:
+        if served.runtime is None:
             raise NotFound("No agent bundle is loaded.", param="model", code="agent_not_found")
-        runner = self.agent_runtime.runner(
+        runner = served.runtime.runner(
             target,
             run_id=response_id,
             tenant=tenant,
@@ -177,7 +182,8 @@ class ResponseService:
         )
         return target.model, Resolved(runner, target.agent.model), request.instructions
 
-    async def _history(self, request: CreateResponse, tenant: str) -> list[Item]:
+    async def _history(self, request: CreateResponse, tenant: str) -> tuple[list[Item], str | None]:
+        """The history to prepend, and the first response of the chain (if chained)."""
         previous = request.previous_response_id
         if previous:
             chain = await self.store.response_chain(tenant, previous)
@@ -196,13 +202,13 @@ class ResponseService:
             for record in chain:
                 items += orjson.loads(record.input_items)
                 items += orjson.loads(record.resource).get("output", [])
-            return items
+            return items, chain[0].id
         conversation = request.conversation_id
         if request.conversation is not None:
             if not conversation or await self.store.get_conversation(tenant, conversation) is None:
                 raise NotFound(f"Conversation '{conversation}' not found.", param="conversation")
-            return await self.store.all_items(tenant, conversation)
-        return []
+            return await self.store.all_items(tenant, conversation), None
+        return [], None
 
     async def _claim(self, turn: Turn, key: str) -> Outcome | None:
         if not turn.store:
@@ -489,9 +495,7 @@ class ResponseService:
 
     async def resume(self, tenant: str, run_id: str) -> dict[str, Any]:
         """Continue an agent run from its journal (after a crash) and store its response."""
-        if self.agent_runtime is None:
-            raise NotFound("No agent bundle is loaded.", param="run_id", code="agent_not_found")
-        result, spec = await recovery.resume(self.agent_runtime, tenant, run_id)
+        result, spec = await recovery.resume(self.agents, self.journal, tenant, run_id)
         request = CreateResponse.model_validate(spec["request"])
         public_model: str = spec["public_model"]
         turn = Turn(

@@ -245,3 +245,82 @@ class JournalStore(Protocol):
     async def engaged_switches(self) -> dict[str, str]:
         """Engaged switches by name, with their reasons."""
         ...
+
+
+RELEASE_SCHEMA_VERSION = 1
+
+
+@dataclass(slots=True)
+class StoredRelease:
+    """An immutable release: the bundle's files and their resolved configuration (JSON)."""
+
+    id: str
+    created_at: float
+    author: str
+    message: str
+    parent: str | None
+    files: str
+    resolved: str
+    schema_version: int = RELEASE_SCHEMA_VERSION
+
+
+@dataclass(slots=True)
+class EnvironmentState:
+    """Where an environment points: a release, and optionally a canary taking a share."""
+
+    name: str
+    release_id: str | None
+    canary_release_id: str | None = None
+    canary_percent: int = 0
+    version: int = 0
+    updated_at: float = 0.0
+
+
+@dataclass(slots=True)
+class EnvironmentEvent:
+    """One move of an environment's pointer: who, when, why, and what the gates said."""
+
+    environment: str
+    version: int
+    action: str
+    release_id: str | None
+    canary_release_id: str | None
+    canary_percent: int
+    actor: str
+    reason: str
+    gates: str
+    at: float
+
+
+class ReleaseStore(Protocol):
+    """Persistence of releases and environment pointers.
+
+    ``move_environment`` is a compare-and-set on the environment's ``version``, so two
+    operators promoting at once cannot silently overwrite each other.
+    """
+
+    async def put_release(self, release: StoredRelease) -> bool:
+        """Store a release; False if one with this id (content hash) exists already."""
+        ...
+
+    async def get_release(self, release_id: str) -> StoredRelease | None:
+        """One release by id, or by a unique id prefix."""
+        ...
+
+    async def list_releases(self, limit: int) -> list[StoredRelease]:
+        """The newest releases first."""
+        ...
+
+    async def environments(self) -> list[EnvironmentState]:
+        """Every environment that has a pointer."""
+        ...
+
+    async def move_environment(
+        self, state: EnvironmentState, event: EnvironmentEvent, expected_version: int
+    ) -> bool:
+        """Write the new pointer and its history event if the stored version matches."""
+        ...
+
+    async def environment_history(self, name: str) -> list[EnvironmentEvent]:
+        """The environment's moves, oldest first."""
+        ...

@@ -208,7 +208,7 @@ def test_kill_switch_stops_an_agent(agent_server: ServerThread, agents: openai.O
 
 def test_journal_records_every_step(agent_server: ServerThread, agents: openai.OpenAI) -> None:
     response = agents.responses.create(model="agent:desk", input=QUESTION)
-    journal = agent_server.services.agent_runtime.journal  # type: ignore[union-attr]
+    journal = agent_server.services.journal
     entries = agent_server.run(journal.read(response.id))
     kinds = [e.kind for e in entries]  # type: ignore[attr-defined]
     assert kinds == [
@@ -240,7 +240,7 @@ async def test_cost_ceiling_holds_under_20_concurrent_runs(
         runs = await asyncio.gather(
             *(sdk.responses.create(model="agent:tight", input=ask) for ask in asks)
         )
-    journal = agent_server.services.agent_runtime.journal  # type: ignore[union-attr]
+    journal = agent_server.services.journal
     for run in runs:
         cost = run.model_extra["pilothouse"]["cost_usd"]  # type: ignore[index]
         assert 0 < cost <= 0.012
@@ -280,7 +280,7 @@ def test_background_agent_run_and_cancel(
     slow = agents.responses.create(model="agent:looper", input="slow", background=True)
     time.sleep(0.2)
     assert agents.responses.cancel(slow.id).status == "cancelled"
-    journal = agent_server.services.agent_runtime.journal  # type: ignore[union-attr]
+    journal = agent_server.services.journal
     deadline = time.monotonic() + 5
     while True:
         entries = agent_server.run(journal.read(slow.id))
@@ -355,7 +355,7 @@ def test_deadline_ends_the_run(
     assert response.status == "incomplete"
     assert response.incomplete_details is not None
     assert response.incomplete_details.reason == "deadline_s"
-    journal = agent_server.services.agent_runtime.journal  # type: ignore[union-attr]
+    journal = agent_server.services.journal
     kinds = [e.kind for e in agent_server.run(journal.read(response.id))]  # type: ignore[attr-defined]
     # The slow model call was abandoned at the deadline: started, never completed.
     assert "model.started" in kinds and "model.completed" not in kinds
@@ -374,7 +374,7 @@ def test_client_leaving_a_stream_closes_the_run(
         lines = response.iter_lines()
         data = next(line for line in lines if line.startswith("data: "))
     run_id = json.loads(data[len("data: ") :])["response"]["id"]
-    journal = agent_server.services.agent_runtime.journal  # type: ignore[union-attr]
+    journal = agent_server.services.journal
     store = agent_server.services.store
     deadline = time.monotonic() + 5
     while True:

@@ -201,7 +201,7 @@ def test_resume_after_crash_between_intent_and_result(
     with pytest.raises(openai.InternalServerError):
         faults.responses.create(model="agent:single", input=NOTE)
     assert tool_server.effects == 1  # the effect happened before the "crash"
-    journal = server.services.agent_runtime.journal  # type: ignore[union-attr]
+    journal = server.services.journal
     (run,) = server.run(journal.list_runs("default", 1))  # type: ignore[misc]
     kinds = [e.kind for e in server.run(journal.read(run.id))]  # type: ignore[attr-defined]
     assert kinds[-1] == "tool.intent"  # intent durable, result never written

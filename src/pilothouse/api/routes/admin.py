@@ -15,7 +15,6 @@ from starlette.routing import Route
 from pilothouse.api.http import context, json_body, json_response, services
 from pilothouse.errors import InvalidRequest, NotFound
 from pilothouse.runtime.agent import recovery
-from pilothouse.runtime.agent.runner import AgentRuntime
 
 
 async def get_switches(request: Request) -> Response:
@@ -48,13 +47,6 @@ async def set_switch(request: Request) -> Response:
     return json_response({"target": target, "engaged": engaged, "reason": reason})
 
 
-def _runtime(request: Request) -> AgentRuntime:
-    runtime = services(request).agent_runtime
-    if runtime is None:
-        raise NotFound("No agent bundle is loaded.", code="agent_not_found")
-    return runtime
-
-
 async def resume(request: Request) -> Response:
     """POST /admin/v1/runs/{run_id}/resume: continue a run from its journal."""
     resource = await services(request).responses.resume(
@@ -65,22 +57,21 @@ async def resume(request: Request) -> Response:
 
 async def replay(request: Request) -> Response:
     """GET /admin/v1/runs/{run_id}/replay: re-execute from the journal, no live calls."""
+    found = services(request)
     report = await recovery.replay(
-        _runtime(request), context(request).tenant, request.path_params["run_id"]
+        found.agents, found.journal, context(request).tenant, request.path_params["run_id"]
     )
     return json_response(report.to_dict())
 
 
 async def journal(request: Request) -> Response:
     """GET /admin/v1/runs/{run_id}/journal: the run's journal entries."""
-    runtime = _runtime(request)
+    journal_store = services(request).journal
     run_id = request.path_params["run_id"]
-    if (
-        runtime.journal is None
-        or await runtime.journal.get_run(context(request).tenant, run_id) is None
-    ):
+    tenant = context(request).tenant
+    if journal_store is None or await journal_store.get_run(tenant, run_id) is None:
         raise NotFound(f"Run '{run_id}' not found.", param="run_id")
-    entries = await runtime.journal.read(run_id)
+    entries = await journal_store.read(run_id)
     return json_response({"object": "list", "data": [asdict(e) for e in entries]})
 
 

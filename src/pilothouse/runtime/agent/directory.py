@@ -37,8 +37,9 @@ class Target:
 class AgentDirectory:
     """Resolves requests against the bundle in force."""
 
-    def __init__(self, bundle: Bundle | None) -> None:
+    def __init__(self, bundle: Bundle | None, environments: frozenset[str] = frozenset()) -> None:
         self.bundle = bundle
+        self.environments = environments
 
     def names(self) -> list[str]:
         """``agent:<name>`` for every agent, for ``GET /v1/models``."""
@@ -72,6 +73,8 @@ class AgentDirectory:
         agent = self.bundle.agents.get(name) if self.bundle else None
         if agent is None:
             raise NotFound(f"Agent '{name}' not found.", param=param, code="agent_not_found")
+        if version in self.environments:
+            version = None  # ``@prod`` names an environment, which the source has chosen
         if version is not None and version != agent.version:
             raise NotFound(
                 f"Agent '{name}' has no version '{version}' (serving {agent.version}).",

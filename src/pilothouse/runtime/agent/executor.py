@@ -457,6 +457,8 @@ def run_extension(state: RunState) -> dict[str, Any]:
         "run_id": state.run_id,
         "agent": state.agent.name,
         "agent_version": state.agent.version,
+        "release_id": state.release_id,
+        "environment": state.environment,
         "steps": state.step,
         "tool_calls": state.tool_calls,
         "cost_usd": state.cost_usd,

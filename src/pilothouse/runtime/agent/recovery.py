@@ -25,12 +25,13 @@ from pilothouse.runtime.agent.executor import BoundModel, Executor, PendingCall,
 from pilothouse.runtime.agent.journal import RunJournal
 from pilothouse.runtime.agent.limits import LimitHit, final_message
 from pilothouse.runtime.agent.runner import AgentRuntime
+from pilothouse.runtime.agent.source import AgentSource
 from pilothouse.runtime.agent.state import RunState, call_signature
 from pilothouse.runtime.agent.switches import SwitchBoard
 from pilothouse.runtime.history import model_view
 from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
 from pilothouse.runtime.tools.base import RunToolBudget, ToolCall, ToolResult
-from pilothouse.storage.base import JournalEntry, StoredRun
+from pilothouse.storage.base import JournalEntry, JournalStore, StoredRun
 
 
 @dataclass(slots=True)
@@ -61,6 +62,8 @@ def initial_state(run: StoredRun, spec: dict[str, Any], limits: Limits | None = 
         headers=dict(spec["headers"]),
         model=spec["model"],
         started_at=float(spec["started_at"]),
+        release_id=spec.get("release_id"),
+        environment=spec.get("environment"),
         tool_budget=RunToolBudget(
             timeout_s=limits.tool_timeout_s,
             time_budget_s=limits.tool_time_budget_s,
@@ -167,22 +170,30 @@ def final_result(state: RunState, finished: dict[str, Any]) -> ModelResult:
 
 
 async def _load(
-    runtime: AgentRuntime, tenant: str, run_id: str
-) -> tuple[StoredRun, list[JournalEntry]]:
-    if runtime.journal is None:
+    source: AgentSource, journal: JournalStore | None, tenant: str, run_id: str
+) -> tuple[StoredRun, list[JournalEntry], dict[str, Any], AgentRuntime]:
+    """The run, its journal, its spec, and the runtime of the release it ran on."""
+    if journal is None:
         raise Conflict("Runs cannot be resumed without a journal store.", code="no_journal")
-    run = await runtime.journal.get_run(tenant, run_id)
+    run = await journal.get_run(tenant, run_id)
     if run is None:
         raise NotFound(f"Run '{run_id}' not found.", param="run_id")
-    return run, await runtime.journal.read(run_id)
+    spec: dict[str, Any] = orjson.loads(run.spec)
+    runtime = await source.runtime_for(spec.get("release_id"))
+    if runtime is None:
+        raise NotFound(
+            f"The release of run '{run_id}' is not available.",
+            param="run_id",
+            code="release_not_found",
+        )
+    return run, await journal.read(run_id), spec, runtime
 
 
 async def resume(
-    runtime: AgentRuntime, tenant: str, run_id: str
+    source: AgentSource, journal: JournalStore | None, tenant: str, run_id: str
 ) -> tuple[ModelResult, dict[str, Any]]:
     """Continue a run after a crash; returns its result and its stored spec."""
-    run, entries = await _load(runtime, tenant, run_id)
-    spec = orjson.loads(run.spec)
+    run, entries, spec, runtime = await _load(source, journal, tenant, run_id)
     state = initial_state(run, spec)
     state.tools = {name: runtime.tools[name] for name in state.agent.tools if name in runtime.tools}
     rebuilt = rebuild(state, spec, entries)
@@ -329,10 +340,11 @@ class JournalGateway:
         """Nothing to release."""
 
 
-async def replay(runtime: AgentRuntime, tenant: str, run_id: str) -> ReplayReport:
+async def replay(
+    source: AgentSource, journal: JournalStore | None, tenant: str, run_id: str
+) -> ReplayReport:
     """Re-execute a run from its journal with no live calls. See the module docstring."""
-    run, entries = await _load(runtime, tenant, run_id)
-    spec = orjson.loads(run.spec)
+    run, entries, spec, runtime = await _load(source, journal, tenant, run_id)
     recorded = Limits.model_validate(spec["limits"])
     state = initial_state(run, spec, recorded.model_copy(update={"deadline_s": None}))
     state.tools = {name: runtime.tools[name] for name in state.agent.tools if name in runtime.tools}

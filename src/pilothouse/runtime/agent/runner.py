@@ -47,6 +47,8 @@ class AgentRuntime:
     tools: dict[str, ToolContract]
     journal: JournalStore | None
     switches: SwitchBoard = field(default_factory=lambda: SwitchBoard(None))
+    release_id: str | None = None
+    environment: str | None = None
 
     def runner(
         self,
@@ -178,6 +180,8 @@ class AgentRunner:
             options=options,
             headers=dict(request.headers),
             model=agent.model,
+            release_id=self.runtime.release_id,
+            environment=self.runtime.environment,
             tool_budget=RunToolBudget(
                 timeout_s=limits.tool_timeout_s,
                 time_budget_s=limits.tool_time_budget_s,
@@ -219,6 +223,8 @@ def run_spec(state: RunState, request_body: dict[str, Any], public_model: str) -
         {
             "request": request_body,
             "public_model": public_model,
+            "release_id": state.release_id,
+            "environment": state.environment,
             "agent": state.agent.model_dump(),
             "limits": state.limits.model_dump(),
             "instructions": state.instructions,

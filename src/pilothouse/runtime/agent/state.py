@@ -63,6 +63,8 @@ class RunState:
     tool_budget: RunToolBudget = field(default_factory=RunToolBudget)
     seq: int = 0
     tools_listed: bool = False
+    release_id: str | None = None
+    environment: str | None = None
     status: str = "in_progress"
     incomplete_reason: str | None = None
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 metadata = MetaData()
 
@@ -99,6 +99,46 @@ switches = Table(
     Column("engaged", Boolean, nullable=False),
     Column("reason", Text, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+)
+
+releases = Table(
+    "releases",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("author", String(256), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("parent", String(64)),
+    Column("schema_version", Integer, nullable=False),
+    Column("files", Text, nullable=False),
+    Column("resolved", Text, nullable=False),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("release_id", String(64)),
+    Column("canary_release_id", String(64)),
+    Column("canary_percent", Integer, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+environment_history = Table(
+    "environment_history",
+    metadata,
+    Column("environment", String(64), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("release_id", String(64)),
+    Column("canary_release_id", String(64)),
+    Column("canary_percent", Integer, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("gates", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    PrimaryKeyConstraint("environment", "version"),
 )
 
 idempotency_keys = Table(
