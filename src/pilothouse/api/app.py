@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 
 from pilothouse.api.correlation import CorrelationMiddleware
 from pilothouse.api.errors import on_http_exception, on_pilothouse_error, on_unexpected
-from pilothouse.api.routes import admin, conversations, responses, system
+from pilothouse.api.routes import admin, control, conversations, responses, system
 from pilothouse.errors import PilothouseError
 from pilothouse.settings import Settings
 from pilothouse.wiring import Services, build_services
@@ -32,7 +32,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await ready.close()
 
     app = Starlette(
-        routes=[*responses.routes, *conversations.routes, *system.routes, *admin.routes],
+        routes=[
+            *responses.routes,
+            *conversations.routes,
+            *system.routes,
+            *admin.routes,
+            *control.routes,
+        ],
         middleware=[Middleware(CorrelationMiddleware)],
         exception_handlers={
             PilothouseError: on_pilothouse_error,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pilothouse.cli.release import bundle_app, env_app, release_app
 from pilothouse.settings import Settings
 
 app = typer.Typer(
@@ -22,6 +23,11 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Pilothouse command line."""
+
+
+app.add_typer(release_app, name="release")
+app.add_typer(env_app, name="env")
+app.add_typer(bundle_app, name="bundle")
 
 
 @app.command()
