@@ -33,7 +33,8 @@ def _cli(store: str, *args: str) -> str:
 
 def _release_of(url: str) -> str:
     response = httpx.post(
-        url + "/v1/responses", json={"model": f"agent:greeter@{ENVIRONMENT}", "input": "hi"},
+        url + "/v1/responses",
+        json={"model": f"agent:greeter@{ENVIRONMENT}", "input": "hi"},
         timeout=10,
     )
     response.raise_for_status()
@@ -49,10 +50,17 @@ def two_servers(
     environments = json.dumps(["dev", "staging", "prod", ENVIRONMENT])
     monkeypatch.setenv("PILOTHOUSE_ENVIRONMENTS", environments)
     monkeypatch.setenv("PILOTHOUSE_RELEASE_CACHE", str(tmp_path / "cli-cache"))
-    v1 = _cli(postgres_url, "release", "publish",
-              str(make_version(tmp_path, "1", "Greet.")), "-m", "v1").split()[-1]
-    v2 = _cli(postgres_url, "release", "publish",
-              str(make_version(tmp_path, "2", "Greet, then help.")), "-m", "v2").split()[-1]
+    v1 = _cli(
+        postgres_url, "release", "publish", str(make_version(tmp_path, "1", "Greet.")), "-m", "v1"
+    ).split()[-1]
+    v2 = _cli(
+        postgres_url,
+        "release",
+        "publish",
+        str(make_version(tmp_path, "2", "Greet, then help.")),
+        "-m",
+        "v2",
+    ).split()[-1]
     _cli(postgres_url, "release", "promote", v1, "--to", ENVIRONMENT)
     _cli(postgres_url, "release", "promote", v2, "--to", ENVIRONMENT)
     processes, urls = [], []
@@ -68,7 +76,9 @@ def two_servers(
         env.pop("OPENAI_API_KEY", None)
         process = subprocess.Popen(
             [str(BIN / "pilothouse"), "serve", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         processes.append(process)
         urls.append(f"http://127.0.0.1:{port}")
@@ -98,8 +108,10 @@ def test_rollback_reaches_both_processes_within_5_s(
         with httpx.Client(timeout=10) as client:
             while not stop.is_set():
                 try:
-                    response = client.post(url + "/v1/responses", json={
-                        "model": f"agent:greeter@{ENVIRONMENT}", "input": "hi"})
+                    response = client.post(
+                        url + "/v1/responses",
+                        json={"model": f"agent:greeter@{ENVIRONMENT}", "input": "hi"},
+                    )
                     if response.status_code != 200:
                         failures.append(f"{url}: {response.status_code} {response.text[:200]}")
                         continue

@@ -93,12 +93,12 @@ class AgentSpec(BaseModel):
         return self.tool_namespace or self.name
 
     def render_instructions(self, variables: dict[str, Any] | None = None) -> str:
-        """The instruction template with ``{{ name }}`` placeholders filled in."""
+        """The instruction template with ``{{ name }}`` fields filled in."""
         return render_template(self.instructions, {**self.variables, **(variables or {})})
 
 
 def render_template(template: str, variables: dict[str, Any]) -> str:
-    """Replace ``{{ name }}`` placeholders; unknown names are left as written."""
+    """Replace ``{{ name }}`` fields; unknown names are left as written."""
 
     def substitute(match: re.Match[str]) -> str:
         value = variables.get(match.group(1))
@@ -112,5 +112,5 @@ def render_template(template: str, variables: dict[str, Any]) -> str:
 
 
 def template_variables(template: str) -> set[str]:
-    """The placeholder names a template uses."""
+    """The field names a template uses."""
     return set(_VARIABLE.findall(template))

@@ -27,7 +27,7 @@ class PythonBinding(_Binding):
 class HttpBinding(_Binding):
     """An HTTP endpoint taking and returning JSON.
 
-    ``url`` may hold ``{argument}`` placeholders (filled from the arguments and removed
+    ``url`` may hold ``{argument}`` fields (filled from the arguments and removed
     from the body) and ``${NAME}`` environment references. GET and DELETE send the
     remaining arguments as the query string, other methods as a JSON body.
     """

@@ -35,8 +35,11 @@ def versions(tmp_path: Path) -> dict[str, Path]:
     v2 = make_version(tmp_path, "2", "Greet the user warmly, then offer help.")
     v3 = make_version(tmp_path, "3", "Greet the user warmly.")
     contract = v3 / "tools" / "lookup.json"
-    contract.write_text(contract.read_text().replace('"required": ["ticket_id"]',
-                                                     '"required": ["ticket_id", "tenant"]'))
+    contract.write_text(
+        contract.read_text().replace(
+            '"required": ["ticket_id"]', '"required": ["ticket_id", "tenant"]'
+        )
+    )
     return {"v1": v1, "v2": v2, "v3": v3}
 
 
@@ -47,11 +50,13 @@ def release_server(
     """A server in release mode, following environment pointers every 0.2 s."""
     tmp = tmp_path_factory.mktemp("releases")
     base = server_settings(store_url, upstream_server, tmp)
-    settings = base.model_copy(update={
-        "environments": ENVIRONMENTS,
-        "release_cache": tmp / "cache",
-        "release_poll_s": 0.2,
-    })
+    settings = base.model_copy(
+        update={
+            "environments": ENVIRONMENTS,
+            "release_cache": tmp / "cache",
+            "release_poll_s": 0.2,
+        }
+    )
     thread = ServerThread(settings).start()
     yield thread
     thread.stop()

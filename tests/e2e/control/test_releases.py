@@ -21,9 +21,10 @@ from tests.e2e.control.conftest import wait_for
 def cli(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Run ``pilothouse …`` in-process against the test store."""
     monkeypatch.setenv("PILOTHOUSE_RELEASE_CACHE", str(tmp_path / "cli-cache"))
-    monkeypatch.setenv("PILOTHOUSE_ENVIRONMENTS", json.dumps(
-        ["dev", "staging", "prod", "cli-test", "api-test", "canary-test", "gate-test"]
-    ))
+    monkeypatch.setenv(
+        "PILOTHOUSE_ENVIRONMENTS",
+        json.dumps(["dev", "staging", "prod", "cli-test", "api-test", "canary-test", "gate-test"]),
+    )
     runner = CliRunner()
 
     def run(*args: str, code: int = 0) -> str:
@@ -54,8 +55,9 @@ def test_cli_publish_promote_diff_rollback(cli: Any, versions: dict[str, Path]) 
     assert "+Greet the user warmly, then offer help." in change["instructions"]
     assert change["version"] == {"from": "1", "to": "2"}
     assert "instructions:" in cli("release", "diff", v1, v2)
-    promoted = cli("release", "promote", v1, "--to", "cli-test", "--reason", "launch",
-                   "--by", "ada")
+    promoted = cli(
+        "release", "promote", v1, "--to", "cli-test", "--reason", "launch", "--by", "ada"
+    )
     assert "gate bundle: pass" in promoted and "gate golden-journeys: pass" in promoted
     assert "not configured" in promoted  # the golden-journey gate says it checked nothing
     cli("release", "promote", v2, "--to", "cli-test", "--by", "ada")
@@ -64,7 +66,9 @@ def test_cli_publish_promote_diff_rollback(cli: Any, versions: dict[str, Path]) 
     cli("release", "rollback", "cli-test", code=1)  # nothing earlier than v1
     history = json.loads(cli("env", "history", "cli-test"))
     assert [(e["action"], e["release_id"], e["actor"]) for e in history] == [
-        ("promote", v1, "ada"), ("promote", v2, "ada"), ("rollback", v1, "bob")
+        ("promote", v1, "ada"),
+        ("promote", v2, "ada"),
+        ("rollback", v1, "bob"),
     ]
     assert history[0]["reason"] == "launch" and history[2]["reason"] == "incident"
 
@@ -93,13 +97,18 @@ def test_admin_api_moves_what_the_server_serves(
     v2 = _publish(admin, versions["v2"], "second")
     not_yet = admin.post("/v1/responses", json={"model": "agent:greeter@api-test", "input": "x"})
     assert not_yet.status_code == 404  # nothing promoted to api-test yet
-    assert admin.post("/admin/v1/environments/api-test/promote",
-                      json={"release": v1, "reason": "launch"}).status_code == 200
+    assert (
+        admin.post(
+            "/admin/v1/environments/api-test/promote", json={"release": v1, "reason": "launch"}
+        ).status_code
+        == 200
+    )
     wait_for(lambda: _served(admin, "api-test"), v1)
     admin.post("/admin/v1/environments/api-test/promote", json={"release": v2})
     wait_for(lambda: _served(admin, "api-test"), v2)
-    response = admin.post("/v1/responses", json={"model": "agent:greeter@api-test",
-                                                  "input": "hello"}).json()
+    response = admin.post(
+        "/v1/responses", json={"model": "agent:greeter@api-test", "input": "hello"}
+    ).json()
     assert response["pilothouse"]["agent_version"] == "2"
     assert response["pilothouse"]["environment"] == "api-test"
     stored = admin.get(f"/v1/responses/{response['id']}").json()
@@ -117,8 +126,9 @@ def test_canary_split_and_stickiness(admin: httpx.Client, versions: dict[str, Pa
     v1 = _publish(admin, versions["v1"], "stable")
     v2 = _publish(admin, versions["v2"], "candidate")
     admin.post("/admin/v1/environments/canary-test/promote", json={"release": v1})
-    canary = admin.post("/admin/v1/environments/canary-test/promote",
-                        json={"release": v2, "canary": 20})
+    canary = admin.post(
+        "/admin/v1/environments/canary-test/promote", json={"release": v2, "canary": 20}
+    )
     assert canary.status_code == 200, canary.text
     assert canary.json()["environment"]["canary_percent"] == 20
     conversation = admin.post("/v1/conversations", json={}).json()["id"]
@@ -134,7 +144,8 @@ def test_canary_split_and_stickiness(admin: httpx.Client, versions: dict[str, Pa
 
 
 def test_bad_admin_requests(admin: httpx.Client) -> None:
-    assert admin.post("/admin/v1/releases", json={"files": "nope", "message": "m"}).status_code == 400
+    bad_files = admin.post("/admin/v1/releases", json={"files": "nope", "message": "m"})
+    assert bad_files.status_code == 400
     missing = admin.post("/admin/v1/environments/api-test/promote", json={"release": "rel_nope00"})
     assert missing.status_code == 404
     unknown = admin.post("/admin/v1/environments/moon/promote", json={"release": "rel_x"})

@@ -5,7 +5,7 @@ URL. When the adapter is built, ``${NAME}`` references in the URL are replaced b
 environment variable ``NAME`` (``${NAME:-default}`` falls back to ``default`` when
 unset) and header values are resolved as secret references (``env:NAME``,
 ``file:PATH``), so a missing secret fails at start-up, not mid-run. For
-each call, ``{argument}`` placeholders in the URL are filled from the arguments
+each call, ``{argument}`` fields in the URL are filled from the arguments
 (URL-quoted, so an argument can never add a path segment or change the host) and those
 arguments are removed; the rest go in the query string for GET and DELETE, and as the
 JSON body otherwise. What the answer means is
@@ -42,9 +42,9 @@ def expand_environment(url: str) -> str:
     return _ENV_REFERENCE.sub(value, url)
 
 
-def fill_placeholders(url: str, arguments: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def fill_url_fields(url: str, arguments: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """``url`` with ``{name}`` filled from ``arguments`` (URL-quoted), and the arguments
-    that were not used. A placeholder without an argument is a non-retryable failure."""
+    that were not used. A field without an argument is a non-retryable failure."""
     rest = dict(arguments)
     missing: list[str] = []
 
@@ -81,7 +81,7 @@ class HttpAdapter:
 
     async def invoke(self, call: ToolCall, timeout_s: float) -> Any:
         """One request for ``call``; the endpoint's JSON answer."""
-        url, rest = fill_placeholders(self._url, call.arguments)
+        url, rest = fill_url_fields(self._url, call.arguments)
         if self._method in _QUERY_METHODS:
             return await self._transport.request(
                 self._method, url, call, timeout_s, query=query_pairs(rest)
