@@ -15,7 +15,16 @@ from pilothouse.testing import FakeUpstream, ServerThread
 from tests.conftest import server_settings
 
 GREETER = Path(__file__).parents[2] / "fixtures" / "bundles" / "greeter"
-ENVIRONMENTS = ["dev", "staging", "prod", "cli-test", "api-test", "canary-test", "gate-test"]
+ENVIRONMENTS = [
+    "dev",
+    "staging",
+    "prod",
+    "cli-test",
+    "api-test",
+    "canary-test",
+    "gate-test",
+    "inflight",
+]
 
 
 def make_version(root: Path, version: str, instructions: str) -> Path:

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from pilothouse.cli.main import app
 from pilothouse.control.releases import snapshot
-from pilothouse.testing import ServerThread
-from tests.e2e.control.conftest import wait_for
+from pilothouse.testing import FakeUpstream, ServerThread
+from tests.e2e.control.conftest import make_version, wait_for
 
 
 @pytest.fixture
@@ -154,3 +154,26 @@ def test_bad_admin_requests(admin: httpx.Client) -> None:
 
 def test_server_thread_is_in_release_mode(release_server: ServerThread) -> None:
     assert release_server.settings.bundle is None
+
+
+def test_in_flight_runs_finish_on_their_release(
+    admin: httpx.Client, versions: dict[str, Path], upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    slow = make_version(tmp_path / "slow", "1", "Greet slowly.")
+    agent = slow / "agents" / "greeter.yaml"
+    agent.write_text(agent.read_text().replace("model: gpt-4o-mini", "model: upstream/greeter"))
+    (slow / "pricing.yaml").write_text("models:\n  upstream/greeter: {input: 1, output: 1}\n")
+    v1 = _publish(admin, slow, "slow model")
+    v2 = _publish(admin, versions["v2"], "fast model")
+    admin.post("/admin/v1/environments/inflight/promote", json={"release": v1})
+    wait_for(lambda: _served(admin, "inflight"), v1)
+    upstream.latency_s = 1.0
+    queued = admin.post(
+        "/v1/responses",
+        json={"model": "agent:greeter@inflight", "input": "hello", "background": True},
+    ).json()
+    admin.post("/admin/v1/environments/inflight/promote", json={"release": v2})
+    wait_for(lambda: _served(admin, "inflight"), v2)  # new requests moved on
+    wait_for(lambda: admin.get(f"/v1/responses/{queued['id']}").json()["status"], "completed")
+    finished = admin.get(f"/v1/responses/{queued['id']}").json()
+    assert finished["pilothouse"]["release_id"] == v1  # the run kept its release
