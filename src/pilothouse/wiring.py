@@ -20,7 +20,6 @@ from pilothouse.runtime.providers.factory import build_router
 from pilothouse.runtime.providers.router import ModelRouter
 from pilothouse.runtime.responses import ResponseService
 from pilothouse.runtime.tools.base import ToolGateway
-from pilothouse.runtime.tools.factory import build_gateway
 from pilothouse.settings import Settings
 from pilothouse.storage.base import JournalStore, ReleaseStore, Store
 from pilothouse.storage.sql.store import SQLStore
@@ -88,6 +87,9 @@ def build_services(
     def make_runtime(
         bundle: Bundle, release_id: str | None, environment: str | None
     ) -> AgentRuntime:
+        # Imported when agents are served: plain model traffic never loads the tool stack.
+        from pilothouse.runtime.tools.factory import build_gateway
+
         tools = gateway if gateway is not None else build_gateway(bundle.tools, bundle.root)
         return AgentRuntime(
             router, tools, bundle.pricing, bundle.tools, journal, switches, release_id, environment

@@ -58,7 +58,8 @@ def serve(
         if value is not None:  # workers re-read settings from the environment
             os.environ[f"PILOTHOUSE_{name.upper()}"] = str(value)
     settings = Settings()
-    _migrate(settings)
+    if settings.workers > 1:  # once, before the workers start (one process migrates itself)
+        _migrate(settings)
     _announce(settings)
     _run(settings)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pilothouse.control.tool_contract import HttpBinding, ToolContract
-from pilothouse.runtime.tools import ToolCall
+from pilothouse.runtime.tools.base import ToolCall
 from pilothouse.testing.tool_server import FaultyToolServer
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

@@ -11,16 +11,12 @@ from typing import Any
 import pytest
 
 from pilothouse.control.tool_contract import PythonBinding, ToolContract
-from pilothouse.runtime.tools import (
-    BreakerPolicy,
-    DefaultToolGateway,
-    ManualClock,
-    RetryPolicy,
-    RunToolBudget,
-    SystemClock,
-    ToolCall,
-    build_adapters,
-)
+from pilothouse.runtime.tools.base import RunToolBudget, ToolCall
+from pilothouse.runtime.tools.breaker import BreakerPolicy
+from pilothouse.runtime.tools.clock import ManualClock, SystemClock
+from pilothouse.runtime.tools.factory import build_adapters
+from pilothouse.runtime.tools.gateway import DefaultToolGateway
+from pilothouse.runtime.tools.retry import RetryPolicy
 from pilothouse.testing.tool_server import FaultyToolServer, ToolRequest
 
 from .conftest import http_contract, make_call

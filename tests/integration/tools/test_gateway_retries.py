@@ -11,14 +11,12 @@ from typing import Any
 import pytest
 
 from pilothouse.control.agent import RetryBudget
-from pilothouse.runtime.tools import (
-    BreakerPolicy,
-    DefaultToolGateway,
-    ManualClock,
-    RetryPolicy,
-    RunToolBudget,
-    build_adapters,
-)
+from pilothouse.runtime.tools.base import RunToolBudget
+from pilothouse.runtime.tools.breaker import BreakerPolicy
+from pilothouse.runtime.tools.clock import ManualClock
+from pilothouse.runtime.tools.factory import build_adapters
+from pilothouse.runtime.tools.gateway import DefaultToolGateway
+from pilothouse.runtime.tools.retry import RetryPolicy
 from pilothouse.testing.tool_server import FaultyToolServer
 
 from .conftest import TRACEPARENT, http_contract, make_call

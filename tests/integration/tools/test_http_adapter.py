@@ -9,7 +9,7 @@ import pytest
 
 from pilothouse.control.tool_contract import HttpBinding
 from pilothouse.errors import InvalidRequest
-from pilothouse.runtime.tools import ToolFailure
+from pilothouse.runtime.tools.base import ToolFailure
 from pilothouse.runtime.tools.http import HttpAdapter
 from pilothouse.runtime.tools.http_transport import parse_retry_after
 from pilothouse.testing.tool_server import FaultyToolServer

@@ -17,14 +17,11 @@ import pytest
 import pytest_asyncio
 
 from pilothouse.control.tool_contract import McpBinding, ToolContract
-from pilothouse.runtime.tools import (
-    BreakerPolicy,
-    DefaultToolGateway,
-    ManualClock,
-    RunToolBudget,
-    ToolResult,
-    build_gateway,
-)
+from pilothouse.runtime.tools.base import RunToolBudget, ToolResult
+from pilothouse.runtime.tools.breaker import BreakerPolicy
+from pilothouse.runtime.tools.clock import ManualClock
+from pilothouse.runtime.tools.factory import build_gateway
+from pilothouse.runtime.tools.gateway import DefaultToolGateway
 
 from .conftest import TRACEPARENT, make_call
 

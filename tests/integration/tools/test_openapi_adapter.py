@@ -9,13 +9,10 @@ from pathlib import Path
 import pytest
 
 from pilothouse.control.bundle import load_bundle
-from pilothouse.runtime.tools import (
-    DefaultToolGateway,
-    ManualClock,
-    RunToolBudget,
-    ToolSetupError,
-    build_gateway,
-)
+from pilothouse.runtime.tools.base import RunToolBudget
+from pilothouse.runtime.tools.clock import ManualClock
+from pilothouse.runtime.tools.factory import ToolSetupError, build_gateway
+from pilothouse.runtime.tools.gateway import DefaultToolGateway
 from pilothouse.testing.tool_server import FaultyToolServer
 from tests.unit.runtime.tools.openapi_fixture import DESK_OPENAPI
 

@@ -1,21 +1,27 @@
 """Bringing a database to the newest schema revision with Alembic.
 
 Start-up first reads ``alembic_version``; only when it differs from
-:data:`~pilothouse.storage.sql.schema.HEAD_REVISION` is Alembic imported and run, which
-keeps the common start fast. On PostgreSQL an advisory lock serialises concurrent
-starters (several ``serve`` processes on one database).
+:data:`~pilothouse.storage.sql.schema.HEAD_REVISION` is there work to do:
+
+* an empty database gets the current schema from the table definitions in one go and is
+  stamped at head — what running every migration would produce (a test compares the two),
+  without importing Alembic, which keeps a first start fast and lean;
+* a database at an older revision is upgraded by Alembic, revision by revision.
+
+On PostgreSQL an advisory lock serialises concurrent starters (several ``serve``
+processes on one database).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Column, MetaData, String, Table, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from pilothouse.storage.sql.runner import SqlRunner
-from pilothouse.storage.sql.schema import HEAD_REVISION
+from pilothouse.storage.sql.schema import HEAD_REVISION, metadata
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_ID = 7_231_004_511
@@ -42,11 +48,32 @@ async def upgrade(runner: SqlRunner) -> None:
 
 
 def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"SELECT pg_advisory_xact_lock({_LOCK_ID})"))
+    tables = set(inspect(connection).get_table_names())
+    current = _current(connection) if "alembic_version" in tables else None
+    if current == HEAD_REVISION:
+        return  # another starter migrated while we waited for the lock
+    if current is None and not tables:
+        _create_at_head(connection)
+        return
+    _alembic_upgrade(connection)
+
+
+def _create_at_head(connection: Connection) -> None:
+    """The newest schema in one go, stamped at head (an empty database only)."""
+    metadata.create_all(connection)
+    version = Table(
+        "alembic_version", MetaData(), Column("version_num", String(32), primary_key=True)
+    )
+    version.create(connection)
+    connection.execute(version.insert().values(version_num=HEAD_REVISION))
+
+
+def _alembic_upgrade(connection: Connection) -> None:
     from alembic import command
     from alembic.config import Config
 
-    if connection.dialect.name == "postgresql":
-        connection.execute(text(f"SELECT pg_advisory_xact_lock({_LOCK_ID})"))
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

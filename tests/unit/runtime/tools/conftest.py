@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pilothouse.runtime.tools import ToolCall
+from pilothouse.runtime.tools.base import ToolCall
 
 
 def make_call(name: str, arguments: dict[str, Any] | None = None, **extra: Any) -> ToolCall:

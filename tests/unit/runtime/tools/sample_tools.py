@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from pilothouse.runtime.tools import ToolContext, ToolFailure
+from pilothouse.runtime.tools.base import ToolFailure
+from pilothouse.runtime.tools.python import ToolContext
 
 
 def add(a: int, b: int) -> dict[str, Any]:

@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from pilothouse.runtime.tools import ManualClock, ToolFailure
+from pilothouse.runtime.tools.base import ToolFailure
 from pilothouse.runtime.tools.breaker import BreakerAdapter, BreakerPolicy, CircuitBreaker
+from pilothouse.runtime.tools.clock import ManualClock
 
 from .conftest import ScriptedAdapter, make_call
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from pilothouse.control.tool_contract import PythonBinding
-from pilothouse.runtime.tools import ToolFailure
+from pilothouse.runtime.tools.base import ToolFailure
 from pilothouse.runtime.tools.python import PythonAdapter, load_target
 
 from .conftest import make_call

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from pilothouse.control.agent import RetryBudget
-from pilothouse.runtime.tools import ManualClock, ToolFailure
+from pilothouse.runtime.tools.base import ToolFailure
+from pilothouse.runtime.tools.clock import ManualClock
 from pilothouse.runtime.tools.retry import RetryingAdapter, RetryPolicy
 from pilothouse.runtime.tools.retry_budget import RetryBucket
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pilothouse.control.agent import RetryBudget
-from pilothouse.runtime.tools import ManualClock
+from pilothouse.runtime.tools.clock import ManualClock
 from pilothouse.runtime.tools.retry_budget import RetryBucket
 
 

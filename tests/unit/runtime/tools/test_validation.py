@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pilothouse.control.tool_contract import PythonBinding, ToolContract
-from pilothouse.runtime.tools import ToolFailure
+from pilothouse.runtime.tools.base import ToolFailure
 from pilothouse.runtime.tools.validation import OutputValidation, SchemaValidators, json_path
 
 from .conftest import ScriptedAdapter, make_call
