@@ -99,7 +99,7 @@ class ContractGate:
                 ["first release in this environment: nothing to compare contracts with"],
             )
         report = diff_contracts(context.current_bundle.tools, context.candidate_bundle.tools)
-        details = report.to_json()
+        details = report.to_dict(allowed_breaking=context.allow_breaking)
         if not report.breaking:
             return GateResult(self.name, True, details=details)
         if context.allow_breaking:

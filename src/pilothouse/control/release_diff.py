@@ -21,7 +21,7 @@ def diff_releases(
     """What changed from ``old`` to ``new``, as JSON-ready data."""
     from pilothouse.control.contracts.diff import diff_contracts
 
-    contracts = diff_contracts(old_bundle.tools, new_bundle.tools).to_json()
+    contracts = diff_contracts(old_bundle.tools, new_bundle.tools).to_dict()
     return {
         "from": old.id,
         "to": new.id,

@@ -80,11 +80,14 @@ def _publish(admin: httpx.Client, root: Path, message: str) -> str:
     return release_id
 
 
-def _served(admin: httpx.Client, environment: str, conversation: str | None = None) -> str:
+def _served(admin: httpx.Client, environment: str, conversation: str | None = None) -> str | None:
+    """The release that served a request (None while the environment serves nothing)."""
     body: dict[str, Any] = {"model": f"agent:greeter@{environment}", "input": "hello"}
     if conversation is not None:
         body["conversation"] = conversation
     response = admin.post("/v1/responses", json=body)
+    if response.status_code == 404:
+        return None
     assert response.status_code == 200, response.text
     release_id: str = response.json()["pilothouse"]["release_id"]
     return release_id
@@ -177,3 +180,30 @@ def test_in_flight_runs_finish_on_their_release(
     wait_for(lambda: admin.get(f"/v1/responses/{queued['id']}").json()["status"], "completed")
     finished = admin.get(f"/v1/responses/{queued['id']}").json()
     assert finished["pilothouse"]["release_id"] == v1  # the run kept its release
+
+
+def test_breaking_contract_change_is_gated(admin: httpx.Client, versions: dict[str, Path]) -> None:
+    v1 = _publish(admin, versions["v1"], "lookup takes a ticket id")
+    v3 = _publish(admin, versions["v3"], "lookup also needs a tenant")
+    admin.post("/admin/v1/environments/gate-test/promote", json={"release": v1})
+    refused = admin.post("/admin/v1/environments/gate-test/promote", json={"release": v3})
+    assert refused.status_code == 409
+    body = refused.json()
+    assert body["error"]["code"] == "gate_failed"
+    contracts = next(g for g in body["gates"] if g["gate"] == "contracts")
+    assert contracts["passed"] is False
+    breaking = [c for c in contracts["details"]["changes"] if c["class"] == "breaking"]
+    assert breaking and breaking[0]["tool"] == "lookup" and breaking[0]["side"] == "input"
+    allowed = admin.post(
+        "/admin/v1/environments/gate-test/promote",
+        json={
+            "release": v3,
+            "allow_breaking": "all callers migrated in INC-9",
+            "reason": "tenancy",
+        },
+    )
+    assert allowed.status_code == 200, allowed.text
+    gates = {g["gate"]: g for g in allowed.json()["gates"]}
+    assert gates["contracts"]["passed"] and "INC-9" in gates["contracts"]["notices"][0]
+    history = admin.get("/admin/v1/environments/gate-test/history").json()["data"]
+    assert [e["release_id"] for e in history] == [v1, v3]  # the refusal moved nothing

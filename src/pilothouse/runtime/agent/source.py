@@ -25,8 +25,9 @@ from typing import Protocol
 
 from pilothouse.control.bundle import Bundle
 from pilothouse.control.releases import Release, Releases
+from pilothouse.errors import ServiceUnavailable
 from pilothouse.protocol.requests import CreateResponse
-from pilothouse.runtime.agent.directory import AGENT_PREFIX, AgentDirectory
+from pilothouse.runtime.agent.directory import AGENT_PREFIX, AgentDirectory, Target
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.storage.base import EnvironmentState
 
@@ -156,10 +157,19 @@ class ReleaseSource:
         for state in states.values():
             for release_id in (state.release_id, state.canary_release_id):
                 if release_id and release_id not in self._loaded:
-                    self._loaded[release_id] = self._load(
-                        await self.releases.get(release_id), state.name
-                    )
+                    await self._try_load(release_id, state.name)
         self._pointers = states
+
+    async def _try_load(self, release_id: str, environment: str) -> None:
+        """Load a release; one that cannot be served (say, a tool module this process
+        cannot import) is logged and answered with 503s, and never stops the others."""
+        try:
+            self._loaded[release_id] = self._load(await self.releases.get(release_id),
+                                                  environment)
+        except Exception as exc:
+            log.exception("release %s cannot be served here", release_id)
+            self._loaded[release_id] = Served(_Unavailable(release_id, str(exc)), None,
+                                              release_id, environment)
 
     def _load(self, release: Release, environment: str | None) -> Served:
         bundle = self.releases.bundle(release)
@@ -184,6 +194,23 @@ class ReleaseSource:
         for served in self._loaded.values():
             if served.runtime is not None:
                 await served.runtime.gateway.aclose()
+
+
+class _Unavailable(AgentDirectory):
+    """Stands for a release this process could not load: every agent request is a 503."""
+
+    def __init__(self, release_id: str, reason: str) -> None:
+        super().__init__(None)
+        self.release_id = release_id
+        self.reason = reason
+
+    def resolve(self, request: CreateResponse) -> Target | None:
+        """Agent requests fail clearly; plain model requests are not this release's."""
+        if request.model and request.model.startswith(AGENT_PREFIX):
+            raise ServiceUnavailable(
+                f"Release {self.release_id} cannot be served by this process: {self.reason}",
+                code="release_unavailable", retry_after=5)
+        return None
 
 
 def _environment(request: CreateResponse, environments: tuple[str, ...]) -> str | None:
