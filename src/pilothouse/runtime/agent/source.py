@@ -164,12 +164,12 @@ class ReleaseSource:
         """Load a release; one that cannot be served (say, a tool module this process
         cannot import) is logged and answered with 503s, and never stops the others."""
         try:
-            self._loaded[release_id] = self._load(await self.releases.get(release_id),
-                                                  environment)
+            self._loaded[release_id] = self._load(await self.releases.get(release_id), environment)
         except Exception as exc:
             log.exception("release %s cannot be served here", release_id)
-            self._loaded[release_id] = Served(_Unavailable(release_id, str(exc)), None,
-                                              release_id, environment)
+            self._loaded[release_id] = Served(
+                _Unavailable(release_id, str(exc)), None, release_id, environment
+            )
 
     def _load(self, release: Release, environment: str | None) -> Served:
         bundle = self.releases.bundle(release)
@@ -209,7 +209,9 @@ class _Unavailable(AgentDirectory):
         if request.model and request.model.startswith(AGENT_PREFIX):
             raise ServiceUnavailable(
                 f"Release {self.release_id} cannot be served by this process: {self.reason}",
-                code="release_unavailable", retry_after=5)
+                code="release_unavailable",
+                retry_after=5,
+            )
         return None
 
 
