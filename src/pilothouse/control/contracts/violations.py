@@ -134,7 +134,8 @@ class _Walker:
             allowed.add("integer")
         for kind, wrong in _WRONG_TYPES:
             if kind not in allowed:
-                note = f"{_article(kind)} where the schema allows {'|'.join(sorted(allowed))}"
+                shown = declared if isinstance(declared, str) else "|".join(map(str, declared))
+                note = f"{_article(kind)} where the schema allows {shown}"
                 yield self.make("type", path, note, self.replaced(path, wrong))
                 return
 
