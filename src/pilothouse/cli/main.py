@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pilothouse.cli.contracts import contracts_app
 from pilothouse.settings import Settings
 
 app = typer.Typer(
@@ -17,6 +18,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+app.add_typer(contracts_app, name="contracts")
 
 
 @app.callback()
