@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pilothouse.control.contracts.codegen_python import pascal
+from pilothouse.control.contracts.naming import pascal
 from pilothouse.control.contracts.schema_nav import canonical, deref, json_type, normalise
 from pilothouse.control.tool_contract import ToolContract
 

@@ -13,8 +13,6 @@ input definition of the same name means something else, and its references rewri
 from __future__ import annotations
 
 import json
-import keyword
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from datamodel_code_generator import generate
 from datamodel_code_generator.enums import DataModelType, InputFileType
 from datamodel_code_generator.format import Formatter, PythonVersion
 
+from pilothouse.control.contracts.naming import module_name, pascal
 from pilothouse.control.contracts.schema_nav import canonical, transform
 from pilothouse.control.tool_contract import ToolContract
 
@@ -31,21 +30,6 @@ _HEADER = (
     "\n"
     'Do not edit: change the contract and regenerate.\n"""'
 )
-
-
-def pascal(name: str) -> str:
-    """``search_kb`` / ``search-kb`` -> ``SearchKb`` (a valid identifier in both languages)."""
-    words = [w for w in re.split(r"[^0-9A-Za-z]+", name) if w]
-    text = "".join(w[:1].upper() + w[1:] for w in words) or "Tool"
-    return f"T{text}" if text[0].isdigit() else text
-
-
-def module_name(tool: str) -> str:
-    """The Python module a tool's models live in (``get-ticket`` -> ``get_ticket``)."""
-    text = re.sub(r"\W", "_", tool)
-    if text[:1].isdigit() or keyword.iskeyword(text):
-        text = f"tool_{text}"
-    return text
 
 
 def combined_schema(contract: ToolContract, output_name: str) -> dict[str, Any]:

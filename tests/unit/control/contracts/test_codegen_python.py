@@ -10,12 +10,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from pilothouse.control.contracts.codegen_python import (
-    combined_schema,
-    module_name,
-    pascal,
-    python_module,
-)
+from pilothouse.control.contracts.codegen_python import combined_schema, python_module
+from pilothouse.control.contracts.naming import module_name, pascal
 from pilothouse.control.tool_contract import ToolContract
 
 Generate = Callable[[dict[str, ToolContract], str], ModuleType]
