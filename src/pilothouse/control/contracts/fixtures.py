@@ -38,6 +38,10 @@ from pilothouse.control.contracts.patterns import matching_string
 from pilothouse.control.contracts.schema_nav import transform
 from pilothouse.control.contracts.violations import Violation, violations
 from pilothouse.control.tool_contract import ToolContract
+
+# The one example generator, shared with the offline model. It is a pure function of the
+# schema that imports nothing else from runtime/, but it does cross DESIGN §2's
+# "control never imports runtime" line until it moves to a module both planes share.
 from pilothouse.runtime.providers.schema_values import example
 
 FIXTURE_SCHEMA_VERSION = 1
