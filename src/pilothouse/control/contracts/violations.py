@@ -3,13 +3,16 @@
 :func:`violations` walks a schema alongside a value valid for it and, at every node,
 proposes copies of the whole value with one constraint of that node broken: a required
 property removed, a value of the wrong type, a value outside the enum or off the
-``const``, a bound or length crossed, a pattern missed, an array too short or too long or
-with repeats, an unexpected property where ``additionalProperties`` is false. Each
-proposal says which keyword it violates and where (a JSON pointer into the value).
+``const``, a bound or length crossed, a pattern missed, an array too short or too long,
+an unexpected property where ``additionalProperties`` is false. Each proposal says which
+keyword it violates and where (a JSON pointer into the value).
 
 Proposals are candidates: :mod:`.fixtures` keeps only those that a validator rejects for
 exactly that keyword. Nodes under ``anyOf``/``oneOf``/``not`` are not broken on purpose,
-because which branch a broken value falls into cannot be controlled from here.
+because which branch a broken value falls into cannot be controlled from here. Neither
+are ``uniqueItems`` and ``format``: typed bindings do not reliably enforce them (Pydantic
+reads a JSON array with repeats into a list, and ``format`` is an annotation by default),
+so such a value would test a validator rather than the bindings the fixtures are for.
 """
 
 from __future__ import annotations
@@ -134,7 +137,8 @@ class _Walker:
             allowed.add("integer")
         for kind, wrong in _WRONG_TYPES:
             if kind not in allowed:
-                note = f"{_article(kind)} where the schema allows {'|'.join(sorted(allowed))}"
+                shown = declared if isinstance(declared, str) else "|".join(map(str, declared))
+                note = f"{_article(kind)} where the schema allows {shown}"
                 yield self.make("type", path, note, self.replaced(path, wrong))
                 return
 
@@ -198,9 +202,6 @@ class _Walker:
             longer = value + [value[-1]] * (high + 1 - len(value))
             note = f"{len(longer)} items, more than maxItems {high}"
             yield self.make("maxItems", path, note, self.replaced(path, longer))
-        if value and schema.get("uniqueItems") is True:
-            note = "the first item repeated although items must be unique"
-            yield self.make("uniqueItems", path, note, self.replaced(path, [value[0], *value]))
         items = schema.get("items")
         if value and isinstance(items, dict):
             yield from self.node(items, (*path, 0), value[0], depth + 1)

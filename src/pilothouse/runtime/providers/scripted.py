@@ -32,12 +32,12 @@ from typing import Any
 import orjson
 import yaml
 
+from pilothouse.control.schema_values import Hints, example
 from pilothouse.errors import UpstreamError
 from pilothouse.protocol import items as wire
 from pilothouse.protocol.events import item_events
 from pilothouse.protocol.resource import usage as make_usage
 from pilothouse.runtime.providers.base import Item, ModelRequest, ModelResult, StreamEvent
-from pilothouse.runtime.providers.schema_values import Hints, example
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
 

@@ -14,7 +14,7 @@ import pytest
 from pilothouse.control.contracts import classify
 from pilothouse.control.contracts.report import Side
 
-B, C, INFO = "breaking", "compatible", "info"
+B, C, N = "breaking", "compatible", "info"
 
 
 def obj(props: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
@@ -450,14 +450,14 @@ TABLE: list[Row] = [
         "output",
         {**STR, "description": "a"},
         {**STR, "description": "b"},
-        [("/description", "description_changed", INFO)],
+        [("/description", "description_changed", N)],
     ),
     (
         "default changed",
         "input",
         {**INT, "default": 1},
         {**INT, "default": 2},
-        [("/default", "default_changed", INFO)],
+        [("/default", "default_changed", N)],
     ),
     (
         "unanalysed keyword changed",
@@ -488,4 +488,4 @@ def test_table_is_large_and_covers_both_sides() -> None:
     classes = {cls for row in TABLE for _, _, cls in row[4]}
     assert len(TABLE) >= 25
     assert sides == {"input", "output"}
-    assert classes == {B, C, INFO}
+    assert classes == {B, C, N}
