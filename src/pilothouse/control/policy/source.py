@@ -58,7 +58,7 @@ def split_policies(source: str) -> list[PolicyText]:
 
 
 def _policy(source: str, start: int, end: int, index: int) -> PolicyText:
-    return PolicyText(source[start:end], source.count("\n", 0, start) + 1, index)
+    return PolicyText(source[start:end].rstrip(), source.count("\n", 0, start) + 1, index)
 
 
 def error_line(policy: PolicyText, message: str, parse: Callable[[str], str | None]) -> int:
