@@ -64,13 +64,14 @@ from typing import Any
 
 from pilothouse.control.policy import cedar
 from pilothouse.control.policy.decision import Decision, Outcome, PolicyRef
-from pilothouse.control.policy.entities import Catalog, Context, Principal, Resource
+from pilothouse.control.policy.entities import Catalog, Context, Principal, Resource, uid
 from pilothouse.control.policy.loader import LoadedPolicy, PolicySource
 from pilothouse.control.policy.schema import (
     ACTION_TYPE,
     RESOURCE_TYPES,
     TOOL_ACTIONS,
     Action,
+    EntityType,
     parsed_schema,
 )
 from pilothouse.control.policy.values import UnrepresentableValue
@@ -97,6 +98,9 @@ class PolicyEngine:
         self._policies = source.compile()
         self._entities = cedar.build_entities(catalog.to_cedar(), parsed_schema())
         self._graphs: OrderedDict[Principal, cedar.Entities] = OrderedDict()
+        self._approval_permits = any(
+            p.approval and p.ref.effect == "permit" for p in source.policies.values()
+        )
 
     def authorize(
         self,
@@ -129,7 +133,7 @@ class PolicyEngine:
         blocking = self._blocking(first)
         if first.allowed and not blocking:
             return self._decide(Outcome.ALLOW, principal, action, resource, first, first.reasons)
-        if first.failure is None and not context.approved:
+        if first.failure is None and not context.approved and self._may_approve(blocking):
             approved = {**request, "context": {**request["context"], "approved": True}}
             second = cedar.evaluate([approved], self._policies, graph)[0]
             granting = self._approval_grant(blocking, second)
@@ -152,7 +156,7 @@ class PolicyEngine:
         principal: Principal, action: Action, resource: Resource, context: Context
     ) -> dict[str, Any]:
         return {
-            "principal": principal.to_cedar()["uid"],
+            "principal": uid(EntityType.PRINCIPAL, principal.key_id),
             "action": {"type": ACTION_TYPE, "id": action.value},
             "resource": resource.to_cedar(),
             "context": context.to_cedar(),
@@ -182,6 +186,14 @@ class PolicyEngine:
         satisfied = () if evaluation.allowed else evaluation.reasons
         erring = (pid for pid, _ in evaluation.errors if self._is_forbid(pid))
         return tuple(sorted({*satisfied, *erring}))
+
+    def _may_approve(self, blocking: tuple[str, ...]) -> bool:
+        """Whether an approval could matter, judged without a second evaluation: every
+        blocking forbid is an approval policy, or nothing blocked and the set has an
+        approval permit."""
+        if blocking:
+            return all(self._is_approval(pid) for pid in blocking)
+        return self._approval_permits
 
     def _approval_grant(
         self, blocking: tuple[str, ...], second: cedar.Evaluation

@@ -35,7 +35,7 @@ so such keys are refused (:class:`UnrepresentableValue`), as is nesting deeper t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 MAX_DEPTH = 32
@@ -62,7 +62,7 @@ class UnrepresentableValue(ValueError):
 
 def to_cedar_record(value: Mapping[str, Any]) -> dict[str, Any]:
     """``value`` (a JSON object) as a Cedar record in Cedar's JSON format."""
-    converted = _convert(value, "", 0)
+    converted = to_cedar(value)
     assert isinstance(converted, dict)  # a mapping converts to a record
     return converted
 
@@ -71,10 +71,24 @@ def to_cedar(value: Any) -> Any:
     """Any JSON value as Cedar JSON; raise :class:`UnrepresentableValue` when it has none."""
     if value is None:
         raise UnrepresentableValue("", "null has no Cedar value")
-    return _convert(value, "", 0)
+    try:
+        return _convert(value, 0)
+    except _Refused as refused:
+        path = "".join(f"/{_escape(str(part))}" for part in reversed(refused.where))
+        raise UnrepresentableValue(path, refused.message) from None
 
 
-def _convert(value: Any, path: str, depth: int) -> Any:
+class _Refused(Exception):
+    """Raised deep in a value; each level on the way out adds its key to ``where`` (so the
+    common path, nothing refused, builds no paths at all)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where: list[str | int] = []
+
+
+def _convert(value: Any, depth: int) -> Any:
     if isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -82,28 +96,40 @@ def _convert(value: Any, path: str, depth: int) -> Any:
     if isinstance(value, float):
         return _number(value)
     if depth >= MAX_DEPTH:
-        raise UnrepresentableValue(path, f"nested deeper than {MAX_DEPTH} levels")
+        raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, Mapping):
-        return _record(value, path, depth)
+        return _record(value, depth)
     if isinstance(value, list | tuple | set | frozenset):
-        return [
-            _convert(item, f"{path}/{index}", depth + 1)
-            for index, item in enumerate(value)
-            if item is not None
-        ]
-    raise UnrepresentableValue(path, f"{type(value).__name__} is not a JSON value")
+        return _items(value, depth)
+    raise _Refused(f"{type(value).__name__} is not a JSON value")
 
 
-def _record(value: Mapping[Any, Any], path: str, depth: int) -> dict[str, Any]:
+def _items(value: Iterable[Any], depth: int) -> list[Any]:
+    converted: list[Any] = []
+    for index, item in enumerate(value):
+        if item is None:
+            continue
+        try:
+            converted.append(_convert(item, depth + 1))
+        except _Refused as refused:
+            refused.where.append(index)
+            raise
+    return converted
+
+
+def _record(value: Mapping[Any, Any], depth: int) -> dict[str, Any]:
     record: dict[str, Any] = {}
     for key, item in value.items():
         if not isinstance(key, str):
-            raise UnrepresentableValue(path, f"key {key!r} is not a string")
-        where = f"{path}/{_escape(key)}"
-        if key in RESERVED_KEYS:
-            raise UnrepresentableValue(where, f"'{key}' is reserved by Cedar's JSON format")
-        if item is not None:
-            record[key] = _convert(item, where, depth + 1)
+            raise _Refused(f"key {key!r} is not a string")
+        try:
+            if key in RESERVED_KEYS:
+                raise _Refused(f"'{key}' is reserved by Cedar's JSON format")
+            if item is not None:
+                record[key] = _convert(item, depth + 1)
+        except _Refused as refused:
+            refused.where.append(key)
+            raise
     return record
 
 

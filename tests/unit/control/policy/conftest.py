@@ -80,7 +80,9 @@ TOOLS = (
     ToolEntity("lookup_invoice"),
     ToolEntity("add_incident_note", side_effect=True, egress=True, data_classes=frozenset()),
     ToolEntity("refund", side_effect=True, egress=True, data_classes=frozenset({"pci", "pii"})),
-    ToolEntity("send_invoice_email", side_effect=True, egress=True, data_classes=frozenset({"pii"})),
+    ToolEntity(
+        "send_invoice_email", side_effect=True, egress=True, data_classes=frozenset({"pii"})
+    ),
     ToolEntity("delete_account", side_effect=True, egress=True),
     ToolEntity("export_customers", egress=True, data_classes=frozenset({"pii"})),
 )

@@ -38,9 +38,7 @@ def call(tool: str, agent: str = "support-desk", **facts: Any) -> tuple[Resource
     return Resource.tool(tool), Context(agent=agent, **facts)
 
 
-def attack(
-    name: str, tool: str, agent: str, denied_by: tuple[str, ...], **facts: Any
-) -> Attack:
+def attack(name: str, tool: str, agent: str, denied_by: tuple[str, ...], **facts: Any) -> Attack:
     resource, context = call(tool, agent, **facts)
     return Attack(name, Action.CALL_TOOL, resource, context, denied_by)
 
@@ -135,9 +133,7 @@ def test_there_are_at_least_twenty_attacks() -> None:
 
 
 @pytest.mark.parametrize("case", ATTACKS, ids=[a.name for a in ATTACKS])
-def test_every_attack_is_denied_by_the_right_policies(
-    engine: PolicyEngine, case: Attack
-) -> None:
+def test_every_attack_is_denied_by_the_right_policies(engine: PolicyEngine, case: Attack) -> None:
     decision = engine.authorize(case.principal, case.action, case.resource, case.context)
     assert decision.outcome is Outcome.DENY, decision.reason
     assert sorted(decision.policy_names) == sorted(case.denied_by), decision.reason

@@ -442,3 +442,38 @@ def test_an_engine_without_policies_denies_everything(catalog: Catalog) -> None:
     decision = empty.authorize(EVERYTHING, Action.INVOKE_AGENT, Resource.agent("faq"))
     assert decision.outcome is Outcome.DENY
     assert decision.policies == ()
+
+
+# ---- decimals and sets in arguments -------------------------------------------------------
+
+TYPED_ARGUMENTS = """\
+@id("no-far-north")
+forbid (principal, action == Pilothouse::Action::"call_tool", resource)
+when { context.arguments has latitude &&
+       context.arguments.latitude.greaterThan(decimal("66.5")) };
+
+@id("no-ceo-recipient")
+forbid (principal, action == Pilothouse::Action::"call_tool", resource)
+when { context.arguments has recipients &&
+       context.arguments.recipients.contains("ceo@acme.example") };
+"""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "outcome"),
+    [
+        ({"latitude": 52.52}, "allow"),
+        ({"latitude": 70.25}, "deny"),
+        ({"latitude": 70}, "deny"),  # a Long where a decimal is expected: fails closed
+        ({"latitude": 70.123456}, "deny"),  # too precise for decimal: a string, fails closed
+        ({"recipients": ["ops@acme.example", "ceo@acme.example"]}, "deny"),
+        ({"recipients": ["ops@acme.example", "ops@acme.example"]}, "allow"),
+        ({"recipients": []}, "allow"),
+    ],
+)
+def test_decimal_and_set_arguments(
+    catalog: Catalog, arguments: dict[str, Any], outcome: str
+) -> None:
+    engine = PolicyEngine(parse_policy_files([("policies/t.cedar", TYPED_ARGUMENTS)]), catalog)
+    resource, context = tool_call("search_kb", "faq", arguments=arguments)
+    assert engine.authorize(INVOKER, Action.CALL_TOOL, resource, context).outcome == outcome

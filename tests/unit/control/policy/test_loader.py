@@ -120,14 +120,14 @@ def test_every_broken_policy_is_reported_not_just_the_first() -> None:
     [
         ('principal.role.contains("invoke")', "attribute `role` on entity type"),
         ("resource.amount > 5", "attribute `amount` on entity type `Pilothouse::Agent`"),
-        ("context.cost_usd_micros > \"many\"", "type"),
+        ('context.cost_usd_micros > "many"', "type"),
         ("context.argumentz.x > 1", "attribute `argumentz` in context"),
-        ("principal in Pilothouse::Team::\"a\"", "Pilothouse::Team"),
+        ('principal in Pilothouse::Team::"a"', "Pilothouse::Team"),
     ],
 )
 def test_schema_violations_are_reported_with_a_message(condition: str, words: str) -> None:
     text = (
-        "@id(\"p\")\npermit (principal, action == Pilothouse::Action::\"invoke_agent\", "
+        '@id("p")\npermit (principal, action == Pilothouse::Action::"invoke_agent", '
         f"resource)\nwhen {{ {condition} }};\n"
     )
     problems = problems_of(text)
@@ -167,7 +167,7 @@ when { context.arguments.recipients.contains("ceo@acme.example") ||
             'only @approval("required") policies may read context.approved',
         ),
         (
-            'permit (principal, action, resource) when { context has approved && true };',
+            "permit (principal, action, resource) when { context has approved && true };",
             'only @approval("required") policies may read context.approved',
         ),
     ],

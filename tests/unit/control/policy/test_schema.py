@@ -17,8 +17,8 @@ from pilothouse.control.policy import (
     Resource,
     Scopes,
     ToolEntity,
+    cedar,
 )
-from pilothouse.control.policy import cedar
 from pilothouse.control.policy.loader import baseline_text
 from pilothouse.control.policy.schema import CEDAR_SCHEMA, RESOURCE_TYPES, parsed_schema
 from pilothouse.control.tool_contract import ToolContract

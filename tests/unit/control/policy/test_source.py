@@ -16,8 +16,7 @@ def test_policies_end_at_semicolons_outside_strings_and_comments() -> None:
     )
     assert split_policies(text) == [
         PolicyText(
-            '@id("a;b")\n'
-            'permit (principal, action, resource) when { "x\\";" == context.s };',
+            '@id("a;b")\npermit (principal, action, resource) when { "x\\";" == context.s };',
             2,
             0,
         ),

@@ -39,7 +39,7 @@ def decimal(text: str) -> dict[str, Any]:
         (9.3e14 + 0.5, "930000000000000.5"),
         (math.inf, "inf"),
         (math.nan, "nan"),
-        ("héllo ; \"quoted\"", "héllo ; \"quoted\""),
+        ('héllo ; "quoted"', 'héllo ; "quoted"'),
         ([3, 1, 3], [3, 1, 3]),
         (["a", None, "b"], ["a", "b"]),
         ({"a": 1, "b": None}, {"a": 1}),
