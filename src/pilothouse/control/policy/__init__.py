@@ -15,6 +15,34 @@ that determined it. Modules, in the order a request meets them:
 * :mod:`.decision` — the answer and its journal event; :mod:`.cedar` — the only module
   that touches ``cedarpy``.
 
+The baseline (``baseline.cedar``, on unless a caller opts out) that bundles rely on;
+its forbids cannot be overridden by a bundle, and each names the denials it causes:
+
+====================================  ====================================================
+``baseline.permit-run``               permit invoke_agent, call_tool, use_model
+``baseline.permit-approve``           permit approve
+``baseline.permit-release``           permit publish, promote
+``baseline.run-needs-invoke-role``    forbid those three without role ``invoke``
+``baseline.approve-needs-approve-     forbid approve without role ``approve``
+role``
+``baseline.release-needs-operate-     forbid publish/promote without ``operate`` or
+role``                                ``admin``
+``baseline.tenant-isolation``         forbid any resource outside the key's tenant
+                                      (models are shared and exempt)
+``baseline.agent-of-another-tenant``  forbid call_tool/approve for another tenant's agent
+``baseline.tool-not-listed-for-       forbid call_tool/approve of a tool the agent does
+agent``                               not list (``resource in context.agent``)
+``baseline.egress-of-uncleared-       forbid call_tool of an egress tool when the
+data``                                arguments hold a data class the tool is not
+                                      cleared for
+``baseline.agent-outside-key-scope``  a key scoped to agents invokes only those
+``baseline.tool-outside-key-scope``   a key scoped to tools calls only those
+``baseline.environment-outside-key-   a key scoped to environments acts only there
+scope``
+``baseline.promote-outside-key-       ... and promotes only into them
+scope``
+====================================  ====================================================
+
 Example::
 
     source = load_policies(bundle.root)

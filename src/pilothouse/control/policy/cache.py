@@ -9,6 +9,7 @@ are immutable, so an entry never goes stale; old ones are dropped least recently
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -25,18 +26,21 @@ class EngineCache:
     def __init__(self, size: int = 16) -> None:
         self._size = size
         self._engines: OrderedDict[str, PolicyEngine] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: str, build: Callable[[], PolicyEngine]) -> PolicyEngine:
         """The engine for ``key`` (``"<release hash>/<tenant>"``), calling ``build()``
         only the first time (and again after the entry was dropped)."""
-        engine = self._engines.get(key)
-        if engine is None:
-            engine = build()
-            self._engines[key] = engine
+        with self._lock:
+            engine = self._engines.get(key)
+            if engine is not None:
+                self._engines.move_to_end(key)
+                return engine
+        engine = build()  # outside the lock: two racing builds of one key are harmless
+        with self._lock:
+            engine = self._engines.setdefault(key, engine)
             if len(self._engines) > self._size:
                 self._engines.popitem(last=False)
-        else:
-            self._engines.move_to_end(key)
         return engine
 
     def __len__(self) -> int:
