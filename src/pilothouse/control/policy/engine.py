@@ -134,7 +134,10 @@ class PolicyEngine:
             request = self._request(principal, action, resource, context)
         except UnrepresentableValue as exc:
             return self._refused(principal, action, resource, f"arguments: {exc}")
-        graph = self._graph(principal)
+        try:
+            graph = self._graph(principal)
+        except cedar.CedarError as exc:
+            return self._refused(principal, action, resource, f"principal: {exc}")
         first = cedar.evaluate([request], self._policies, graph)[0]
         blocking = self._blocking(first)
         if first.allowed and not blocking:

@@ -16,6 +16,7 @@ from pilothouse.control.policy import (
     Principal,
     Resource,
     Scopes,
+    cedar,
     parse_policy_files,
 )
 from tests.unit.control.policy.conftest import TENANT, key
@@ -477,3 +478,16 @@ def test_decimal_and_set_arguments(
     engine = PolicyEngine(parse_policy_files([("policies/t.cedar", TYPED_ARGUMENTS)]), catalog)
     resource, context = tool_call("search_kb", "faq", arguments=arguments)
     assert engine.authorize(INVOKER, Action.CALL_TOOL, resource, context).outcome == outcome
+
+
+def test_a_principal_cedar_refuses_is_denied_not_raised(
+    engine: PolicyEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_: Any) -> Any:
+        raise cedar.CedarError("duplicate entity")
+
+    monkeypatch.setattr(cedar, "with_entities", refuse)
+    stranger = key("key_never_seen", "invoke")
+    decision = engine.authorize(stranger, Action.INVOKE_AGENT, Resource.agent("faq"))
+    assert decision.outcome is Outcome.DENY
+    assert decision.errors == ("request: principal: duplicate entity",)
