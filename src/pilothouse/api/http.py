@@ -7,14 +7,13 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
-from pilothouse.errors import InvalidRequest, PilothouseError
+from pilothouse.api.sse import SSEResponse
+from pilothouse.errors import InvalidRequest
 from pilothouse.runtime.turn import RequestContext
 from pilothouse.storage.base import ItemPage
 from pilothouse.wiring import Services
-
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 def services(request: Request) -> Services:
@@ -66,18 +65,9 @@ def raw_json(payload: bytes) -> Response:
     return Response(payload, media_type="application/json")
 
 
-def sse(frames: AsyncIterator[bytes]) -> StreamingResponse:
-    """An SSE response over already-encoded frames; failures become an ``error`` event."""
-    return StreamingResponse(_guard(frames), media_type="text/event-stream", headers=SSE_HEADERS)
-
-
-async def _guard(frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    try:
-        async for frame in frames:
-            yield frame
-    except PilothouseError as exc:
-        body = {"type": "error", "sequence_number": 0, "error": exc.to_wire()["error"]}
-        yield b"event: error\ndata: " + orjson.dumps(body) + b"\n\n"
+def sse(frames: AsyncIterator[bytes]) -> Response:
+    """An SSE response over already-encoded frames (see :mod:`pilothouse.api.sse`)."""
+    return SSEResponse(frames)
 
 
 def page(result: ItemPage) -> dict[str, Any]:
