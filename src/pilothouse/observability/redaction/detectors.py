@@ -146,7 +146,8 @@ _SHAPES = tuple(
         ("sk-", r"sk-[A-Za-z0-9_\-]{20,}"),  # OpenAI and compatible: sk-, sk-proj-, sk-svcacct-
         ("AKIA", r"AKIA[0-9A-Z]{16}(?![0-9A-Za-z])"),  # AWS access key id
         ("ASIA", r"ASIA[0-9A-Z]{16}(?![0-9A-Za-z])"),  # AWS temporary access key id
-        ("gh", r"gh(?:[pousr]_[A-Za-z0-9]{36,}|ithub_pat_[A-Za-z0-9_]{22,})"),  # GitHub
+        ("gh", r"gh[pousr]_[A-Za-z0-9]{36,}"),  # GitHub classic tokens
+        ("github_pat_", r"github_pat_[A-Za-z0-9_]{22,}"),  # GitHub fine-grained tokens
         ("xox", r"xox[abeprs]-[A-Za-z0-9\-]{10,}"),  # Slack
         ("AIza", r"AIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"),  # Google API key
         ("eyJ", r"eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"),  # JWT

@@ -11,11 +11,13 @@ found, and a window never splits a group.
   pass, and neither is one glued to letters or following a decimal point.
 * ``phone`` — 7 to 15 digits that Google's libphonenumber metadata
   (``phonenumberslite``) calls a valid number: with a ``+`` country code from any
-  region, without one for the policy's regions. A bare run of digits with no ``+`` and
-  no separator is never a phone: order numbers, ids and Unix timestamps look exactly
-  like that. Dates, IPv4 addresses and runs glued to ``#``, ``/``, ``.``, ``-``, ``@``
-  or a currency sign (order numbers, paths, versions, prices) are ruled out before the
-  comparatively costly validation (about 35 µs a candidate and region).
+  region, without one for the policy's regions, written with the region's trunk prefix
+  (``030 901820`` in Germany; North American numbers have none). A bare run of digits
+  with no ``+`` and no separator is never a phone: order numbers, ids and Unix
+  timestamps look exactly like that. Dates, IPv4 addresses and runs glued to ``#``,
+  ``/``, ``.``, ``-``, ``@`` or a currency sign (order numbers, paths, versions,
+  prices) are ruled out before the comparatively costly validation (about 35 µs a
+  candidate and region).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from itertools import accumulate
 
 import phonenumbers
@@ -50,14 +53,19 @@ def _windows(
     Windows hold between ``digits[0]`` and ``digits[1]`` digits in at most ``max_groups``
     groups, which bounds the validations per group: a long list of space-separated
     numbers costs linear time, not quadratic. A group glued to a letter at either end of
-    the run (``555-2671abc``), or preceded by a character of ``glue``, belongs to some
-    other token, so it is left out.
+    the run (``555-2671abc``), or preceded by a character of ``glue`` (``#415-555``),
+    belongs to some other token, and so do the groups joined to it without a space
+    (``ORD-415-555-2671``), so they are left out.
     """
     groups = [m.span() for m in _DIGIT_GROUP.finditer(text, run.start(), run.end())]
     if groups and glued(text, groups[-1][1]):
+        while len(groups) > 1 and " " not in text[groups[-2][1] : groups[-1][0]]:
+            groups.pop()
         groups.pop()
     before = run.start() - 1
     if groups and (glued(text, before) or (before >= 0 and text[before] in glue)):
+        while len(groups) > 1 and " " not in text[groups[0][1] : groups[1][0]]:
+            groups.pop(0)
         groups.pop(0)
     counts = [0, *accumulate(end - start for start, end in groups)]
     min_digits, max_digits = digits
@@ -137,32 +145,50 @@ class PhoneDetector:
             regardless.
         """
         self._regions = tuple(regions)
+        self._trunk_prefixes = {region: _trunk_prefix(region) for region in self._regions}
 
     def find(self, text: str) -> Iterator[Span]:
         """Yield every number libphonenumber considers valid (not merely possible)."""
-
-        def accept(start: int, end: int) -> tuple[int, int] | None:
-            if start > 0 and text[start - 1] in "+(":
-                start -= 1
-                if start > 0 and text[start - 1] == "+":
-                    start -= 1
-            candidate = text[start:end]
-            international = candidate.startswith("+")
-            if not international and _SEPARATORS.isdisjoint(candidate):
-                return None
-            if _NOT_PHONE.search(candidate):
-                return None
-            regions: Sequence[str | None] = (None,) if international else self._regions
-            return (start, end) if any(_valid_phone(candidate, r) for r in regions) else None
-
         for run in _PHONE_RUN.finditer(text):
             digits = run.group()
             if digits[0] != "+" and _SEPARATORS.isdisjoint(digits):
                 continue  # a bare digit run: an id or a timestamp, not a phone
             if _NOT_PHONE.fullmatch(digits):
                 continue  # a date or an address, and any part of it is too short
+            accept = partial(self._accept, text)
             for start, end in _windows(text, run, (7, 15), 6, accept, _PHONE_GLUE):
                 yield Span(start, end, DataClass.PHONE)
+
+    def _accept(self, text: str, start: int, end: int) -> tuple[int, int] | None:
+        """The span of the phone number in window ``[start, end)``, or None if it is none."""
+        if start > 0 and text[start - 1] in "+(":
+            start -= 1
+            if start > 0 and text[start - 1] == "+":
+                start -= 1
+        candidate = text[start:end]
+        if candidate.startswith("+"):
+            return (start, end) if _valid_phone(candidate, None) else None
+        if _SEPARATORS.isdisjoint(candidate) or _NOT_PHONE.search(candidate):
+            return None
+        leading = candidate.lstrip("(")
+        for region, prefix in self._trunk_prefixes.items():
+            if leading.startswith(prefix) and _valid_phone(candidate, region):
+                return start, end
+        return None
+
+
+def _trunk_prefix(region: str) -> str:
+    """The prefix a national number of ``region`` is written with (``0`` in most places).
+
+    Outside the North American plan (country code 1, whose numbers are written without
+    their ``1``) a number dialled inside the country starts with its trunk prefix, so
+    requiring it keeps the permissive numbering plans (Germany accepts ``2024 2025`` as
+    a number) from claiming every pair of years.
+    """
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.country_code == 1 or not metadata.national_prefix:
+        return ""
+    return metadata.national_prefix
 
 
 def _valid_phone(candidate: str, region: str | None) -> bool:
