@@ -7,7 +7,9 @@ value by exact substring search — inside URLs, JSON strings, stack traces, any
 which is the strongest guarantee the redactor gives: a registered value never survives.
 
 Besides the value itself the registry searches for the forms it takes when embedded in
-other text: URL-encoded (``quote`` and ``quote_plus``) and JSON-escaped. An HTTP
+other text: URL-encoded (``quote`` and ``quote_plus``) and JSON-escaped (to two levels,
+as in a serialised response holding JSON arguments). For the usual key alphabet these
+forms all equal the value, so they cost nothing. An HTTP
 credential such as ``Bearer abc…`` or ``Basic dXNl…`` also registers its bare token.
 
 Values shorter than :data:`MIN_SECRET_LENGTH` are refused: masking every occurrence of
@@ -35,15 +37,23 @@ _HTTP_CREDENTIAL = re.compile(r"(?i:bearer|basic|token|digest)\s+(\S+)")
 
 
 def embedded_forms(value: str) -> set[str]:
-    """The forms ``value`` takes inside URLs and JSON strings, itself included."""
-    return {
-        value,
-        quote(value, safe=""),
-        quote_plus(value, safe=""),
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        json.dumps(value)[1:-1].replace("/", "\\/"),
-    }
+    """The forms ``value`` takes inside URLs and JSON strings, itself included.
+
+    JSON escaping is covered to two levels, as in a stored response whose serialised text
+    holds a tool call's JSON arguments as a string.
+    """
+    forms = {value, quote(value, safe=""), quote_plus(value, safe="")}
+    for _level in range(2):
+        forms |= {
+            escaped
+            for form in tuple(forms)
+            for escaped in (
+                json.dumps(form)[1:-1],
+                json.dumps(form, ensure_ascii=False)[1:-1],
+                json.dumps(form)[1:-1].replace("/", "\\/"),
+            )
+        }
+    return forms
 
 
 class SecretsRegistry:
