@@ -11,9 +11,10 @@ header resolved at start-up goes into the registry), then:
 Both redact calls also report the classes they found (``.found``), for metrics and for
 data-flow policy.
 
-Modules: :mod:`.classes` (vocabulary and marker shapes), :mod:`.detectors` (one detector
-per data class), :mod:`.secrets_registry` (known secret values), :mod:`.policy` (the
-per-release configuration), :mod:`.redactor` (the engine), :mod:`.log_filter` (logging).
+Modules: :mod:`.classes` (vocabulary and marker shapes), :mod:`.detectors` (the detector
+interface; emails, IBANs, credentials), :mod:`.digit_runs` (cards, phone numbers),
+:mod:`.secrets_registry` (known secret values), :mod:`.policy` (the per-release
+configuration), :mod:`.redactor` (the engine), :mod:`.log_filter` (logging).
 """
 
 from pilothouse.observability.redaction.classes import DataClass, RedactionMode, Span

@@ -59,7 +59,12 @@ class RedactingFilter(logging.Filter):
         """An ``extra=`` value redacted: JSON values walked, other objects by their text."""
         if value is None or isinstance(value, str | int | float | dict | list | tuple):
             return self._redactor.redact_json(value).value
-        redacted = self._redactor.redact_text(str(value))
+        try:
+            text = str(value)
+        except Exception:
+            # A formatter could not print it either; keep the record loggable.
+            return f"<unprintable {type(value).__name__}>"
+        redacted = self._redactor.redact_text(text)
         return redacted.text if redacted.found else value
 
 

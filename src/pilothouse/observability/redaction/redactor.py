@@ -92,6 +92,10 @@ MAX_PASSES = 8
 MIN_HASH_KEY_LENGTH = 16
 """The shortest HMAC key accepted for ``hash`` mode."""
 
+# Integers wider than this (39 digits) hold no card number, and converting a huge one to
+# text is slow (and refused past 4,300 digits).
+_MAX_INT_BITS = 128
+
 _RANK = {data_class: rank for rank, data_class in enumerate(PRIORITY)}
 
 
@@ -246,6 +250,8 @@ class Redactor:
             )
             return items if changed else value
         if kind is int:
+            if value.bit_length() > _MAX_INT_BITS:
+                return value
             text = str(value)
             redacted = self._redact(text, found)
             return value if redacted is text else redacted

@@ -124,7 +124,7 @@ def test_extras_of_any_type_are_redacted(logger: logging.Logger) -> None:
 
 def test_stack_info_is_redacted(logger: logging.Logger, stream: io.StringIO) -> None:
     record = logger.makeRecord(
-        logger.name, logging.INFO, __file__, 1, "m", None, None, sinfo=f"Stack: {SECRET}"
+        logger.name, logging.INFO, __file__, 1, "m", (), None, sinfo=f"Stack: {SECRET}"
     )
     logger.handle(record)
     assert SECRET not in stream.getvalue()

@@ -215,7 +215,14 @@ def test_json_walks_nested_objects_and_lists() -> None:
 
 
 def test_non_string_leaves_are_untouched() -> None:
-    value = {"n": 12, "big": 1714567890123, "f": 4111111111111111.0, "t": True, "z": None}
+    value = {
+        "n": 12,
+        "big": 1714567890123,
+        "huge": 10**5000,
+        "f": 4111111111111111.0,
+        "t": True,
+        "z": None,
+    }
     redacted = Redactor().redact_json(value)
     assert redacted.value is value
     assert redacted.found == Counter()

@@ -48,7 +48,7 @@ def test_every_occurrence_is_found_including_overlapping_ones() -> None:
     registry = SecretsRegistry(["abab-abab", "abab-ab"])
     text = "xabab-abab-abab-ababx"
     spans = sorted(registry.find(text))
-    covered = set()
+    covered: set[int] = set()
     for span in spans:
         covered.update(range(span.start, span.end))
     assert covered == set(range(1, len(text) - 1))
