@@ -9,8 +9,8 @@ which is the strongest guarantee the redactor gives: a registered value never su
 Besides the value itself the registry searches for the forms it takes when embedded in
 other text: URL-encoded (``quote`` and ``quote_plus``) and JSON-escaped (to two levels,
 as in a serialised response holding JSON arguments). For the usual key alphabet these
-forms all equal the value, so they cost nothing. An HTTP
-credential such as ``Bearer abc…`` or ``Basic dXNl…`` also registers its bare token.
+forms all equal the value, so they cost nothing. An HTTP credential such as
+``Bearer abc…`` or ``Basic dXNl…`` also registers its bare token.
 
 Values shorter than :data:`MIN_SECRET_LENGTH` are refused: masking every occurrence of
 ``k`` or ``test`` would shred unrelated text, and a value that short protects nothing.
