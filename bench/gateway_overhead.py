@@ -206,6 +206,24 @@ def core_busy(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, in
     return busy
 
 
+def wait_quiet(limit: float, max_wait_s: float) -> dict[str, Any]:
+    """Wait (bounded) until neither core is busier than ``limit`` over a 0.5 s sample.
+
+    Between cells nothing of ours runs, so busy time then is other people's jobs on the
+    shared machine; starting a cell under them would measure them too. Returns how long
+    it waited and the last sample, so a noisy cell is visible in the results.
+    """
+    started = time.perf_counter()
+    while True:
+        before = core_times()
+        time.sleep(0.5)
+        busy = core_busy(before, core_times())
+        waited = time.perf_counter() - started
+        if max(busy.values(), default=0.0) <= limit or waited >= max_wait_s:
+            return {"waited_s": round(waited, 1), "idle_sample_busy": busy}
+        time.sleep(1.5)
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -443,6 +461,9 @@ def measure_cell(
     gen: LoadGen, port: int, pid: int | None, mode: str, concurrency: int, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Warm up, then time one cell; latency in ms, throughput in req/s, CPU per request."""
+    quiet = wait_quiet(args.quiet_limit, args.quiet_wait)
+    if quiet["waited_s"] > 1:
+        log(f"  waited {quiet['waited_s']} s for a quiet machine: {quiet['idle_sample_busy']}")
     gen.run(port, mode, concurrency, args.warmup)
     cores0, cpu0 = core_times(), cpu_seconds(pid) if pid else 0.0
     raw = gen.run(port, mode, concurrency, args.duration)
@@ -464,6 +485,7 @@ def measure_cell(
         "mean_ms": round(raw["mean_us"] / 1000, 3),
         "errors": errors,
         "core_busy": busy,
+        "before_cell": quiet,
     }
     if pid:
         used = cpu1 - cpu0
@@ -648,6 +670,14 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {c['p95_ms']:.3f} | {c['p99_ms']:.3f} | {c.get('sut_cpu_us_per_req', '—')} "
                 f"| {c.get('foreign_busy_sut_core', '—')} | {c['errors'] or '—'} |"
             )
+    cells = [c for r in report["results"].values() for c in r.get("cells", [])]
+    noisy = [c for c in cells if c.get("foreign_busy_sut_core", 0) > 0.1]
+    waited = [c for c in cells if c["before_cell"]["waited_s"] > 1]
+    lines += [
+        "",
+        f"Noise: {len(waited)} of {len(cells)} cells waited for other jobs to quiet down first; "
+        f"in {len(noisy)} the SUT's core was more than 10% busy with work not its own.",
+    ]
     lines += ["", "| system | start-up to first 200, s (trials) | idle RSS MiB (process / tree) "
               "| RSS after load MiB | version |", "|---|---|---|---|---|"]  # fmt: skip
     for name, result in report["results"].items():
@@ -679,6 +709,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--targets", default=",".join(TARGETS), help=",".join(TARGETS))
     parser.add_argument("--startup-trials", type=int, default=None, help="default 3")
     parser.add_argument("--idle-settle", type=float, default=2.0, help="s before idle RSS")
+    parser.add_argument(
+        "--quiet-limit", type=float, default=0.15, help="max core busy fraction before a cell"
+    )
+    parser.add_argument(
+        "--quiet-wait", type=float, default=60.0, help="max seconds to wait for quiet"
+    )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-install", action="store_true", help="do not install LiteLLM")
     parser.add_argument("--out", type=Path, default=RESULTS / "gateway_overhead.json")
