@@ -713,7 +713,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quiet-limit", type=float, default=0.15, help="max core busy fraction before a cell"
     )
     parser.add_argument(
-        "--quiet-wait", type=float, default=60.0, help="max seconds to wait for quiet"
+        "--quiet-wait", type=float, default=120.0, help="max seconds to wait for quiet"
     )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-install", action="store_true", help="do not install LiteLLM")
@@ -760,9 +760,21 @@ def mock_upstream(workdir: Path) -> Iterator[Server]:
         server.stop()
 
 
+def stop_on_signals() -> None:
+    """Make SIGTERM and SIGINT unwind through ``finally`` blocks so that every server this
+    run spawned is stopped (a background shell job starts with SIGINT ignored)."""
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every requested system, write JSON and Markdown, print the Markdown."""
     args = parse_args(argv)
+    stop_on_signals()
     tool = pick_loadgen(args.loadgen)
     if (os.cpu_count() or 1) < 2:
         log("fewer than 2 CPUs: load generator and system under test will share a core")
