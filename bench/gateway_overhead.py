@@ -525,46 +525,86 @@ def validate(name: str, port: int) -> list[str]:
 # -- the run -----------------------------------------------------------------------------
 
 
-def bench_target(
-    name: str, upstream_port: int, gen: LoadGen, workdir: Path, args: argparse.Namespace
-) -> dict[str, Any]:
-    """Start-up trials, then every load cell, for one system."""
-    result: dict[str, Any] = {"status": "ok"}
+@dataclass
+class Target:
+    """One system under test: where to send load, its process (none for ``direct``) and
+    everything measured on it so far."""
+
+    name: str
+    port: int = 0
+    server: Server | None = None
+    result: dict[str, Any] = field(default_factory=lambda: {"status": "ok"})
+
+    @property
+    def ok(self) -> bool:
+        """Still being measured (not skipped, not failed)."""
+        return self.result["status"] == "ok"
+
+    def fail(self, exc: Exception) -> None:
+        """Record why it failed, keep its log, and stop it."""
+        log(f"{self.name}: FAILED: {exc}")
+        self.result.update(status="failed", reason=str(exc))
+        if self.server is not None:
+            with contextlib.suppress(OSError):
+                RESULTS.mkdir(parents=True, exist_ok=True)
+                if self.server.log_path is not None:
+                    shutil.copy(self.server.log_path, RESULTS / f"{self.name}.failed.log")
+            self.server.stop()
+
+    def finish(self) -> None:
+        """Read the memory left after the load, then stop the server."""
+        if self.server is None:
+            return
+        if self.ok:
+            after = rss(self.server.pid)
+            after["pid_vmhwm_kib"] = status_kb(self.server.pid, "VmHWM")
+            self.result["rss_after_load"] = after
+        self.server.stop()
+
+
+def prepare(name: str, upstream_port: int, workdir: Path, args: argparse.Namespace) -> Target:
+    """Install if needed, run the start-up trials, validate; the server stays up."""
+    target = Target(name, port=upstream_port)
     if name == "litellm":
         exe, reason = ensure_litellm(not args.no_install)
         if exe is None:
-            return {"status": "skipped", "reason": reason}
-        result["version"] = litellm_version()
-    server: Server | None = None
-    port = upstream_port
+            target.result = {"status": "skipped", "reason": reason}
+            log(f"litellm skipped: {reason}")
+            return target
+        target.result["version"] = litellm_version()
     try:
         if name != "direct":
-            server, startup = start_with_trials(name, upstream_port, workdir, args)
-            result.update(startup)
-            port = server.port
-        result["validation"] = validate(name, port)
-        result["cells"] = []
-        for mode in args.modes:
-            for concurrency in args.concurrency:
-                log(f"{name}: {mode} c={concurrency}")
-                cell = measure_cell(
-                    gen, port, server.pid if server else None, mode, concurrency, args
-                )
+            target.server, startup = start_with_trials(name, upstream_port, workdir, args)
+            target.result.update(startup)
+            target.port = target.server.port
+        target.result["validation"] = validate(name, target.port)
+    except RuntimeError as exc:
+        target.fail(exc)
+    target.result["cells"] = []
+    return target
+
+
+def run_matrix(targets: list[Target], gen: LoadGen, args: argparse.Namespace) -> None:
+    """Every (mode, concurrency) cell, the systems back to back within each cell, so that
+    slow drifts in a shared machine's load hit the systems being compared alike."""
+    for mode in args.modes:
+        for concurrency in args.concurrency:
+            for target in targets:
+                if not target.ok:
+                    continue
+                log(f"{target.name}: {mode} c={concurrency}")
+                pid = target.server.pid if target.server else None
+                try:
+                    cell = measure_cell(gen, target.port, pid, mode, concurrency, args)
+                except RuntimeError as exc:
+                    target.fail(exc)
+                    continue
                 log(
                     f"  {cell['rps']:.0f} req/s p50 {cell['p50_ms']:.3f} ms "
-                    f"p99 {cell['p99_ms']:.3f} ms errors {cell['errors'] or 0}"
+                    f"p99 {cell['p99_ms']:.3f} ms errors {cell['errors'] or 0} "
+                    f"foreign {cell.get('foreign_busy_sut_core', '-')}"
                 )
-                result["cells"].append(cell)
-        if server:
-            result["rss_after_load"] = rss(server.pid)
-            result["rss_after_load"]["pid_vmhwm_kib"] = status_kb(server.pid, "VmHWM")
-    except RuntimeError as exc:
-        log(f"{name}: FAILED: {exc}")
-        result.update(status="failed", reason=str(exc))
-    finally:
-        if server:
-            server.stop()
-    return result
+                target.result["cells"].append(cell)
 
 
 def start_with_trials(
@@ -578,6 +618,7 @@ def start_with_trials(
     for trial in range(args.startup_trials):
         if server is not None:
             server.stop()
+        wait_quiet(args.quiet_limit, args.quiet_wait)
         server = make_server(name, upstream, workdir, trial).start()
         seconds = server.wait_first_response(request_body("json"))
         time.sleep(args.idle_settle)
@@ -800,13 +841,16 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         gen = LoadGen(tool, workdir)
         with mock_upstream(workdir) as upstream:
-            for name in args.targets:
-                log(f"== {name}")
-                report["results"][name] = bench_target(name, upstream.port, gen, workdir, args)
-                if report["results"][name]["status"] == "failed":
-                    (RESULTS / f"{name}.log").parent.mkdir(parents=True, exist_ok=True)
-                    with contextlib.suppress(OSError):
-                        shutil.copy(workdir / f"{name}.log", RESULTS / f"{name}.failed.log")
+            targets: list[Target] = []
+            try:
+                for name in args.targets:
+                    log(f"== {name}: start-up")
+                    targets.append(prepare(name, upstream.port, workdir, args))
+                run_matrix(targets, gen, args)
+            finally:
+                for target in targets:
+                    target.finish()
+                    report["results"][target.name] = target.result
     report["machine"]["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
     report["targets"] = judge(report["results"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
