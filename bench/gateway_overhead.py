@@ -50,6 +50,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 LITELLM_VENV = BENCH / ".venvs" / "litellm"
+PYCACHE = BENCH / ".venvs" / "pycache"
 LOADGEN_CPU = "0"
 SUT_CPU = "1"
 MASTER_KEY = "sk-bench-0000"
@@ -374,11 +375,12 @@ def litellm_version() -> str:
 
 
 def make_server(name: str, upstream: str, workdir: Path, trial: int) -> Server:
-    """The spawn recipe for one system under test (a fresh store per trial)."""
+    """The spawn recipe for one system under test (a fresh store per trial; trial -1 is the
+    untimed priming start)."""
     port = free_port()
     log_path = workdir / f"{name}.log"
     if name == "pilothouse":
-        data = workdir / f"pilothouse-{trial}"
+        data = workdir / f"pilothouse-{trial + 1}"
         data.mkdir()
         providers = data / "providers.yaml"
         providers.write_text(PROVIDERS % {"upstream": upstream})
@@ -614,6 +616,12 @@ def start_with_trials(
     reading the idle RSS; the last instance stays up for the load cells."""
     upstream = f"http://127.0.0.1:{upstream_port}"
     times, idle = [], []
+    priming = make_server(name, upstream, workdir, -1).start()
+    try:
+        primed = priming.wait_first_response(request_body("json"))
+    finally:
+        priming.stop()
+    log(f"{name}: priming start (untimed, fills the bytecode cache): {primed:.3f} s")
     server: Server | None = None
     for trial in range(args.startup_trials):
         if server is not None:
@@ -630,7 +638,11 @@ def start_with_trials(
         )
     assert server is not None
     return server, {
-        "startup_s": {"trials": times, "median": round(statistics.median(times), 3)},
+        "startup_s": {
+            "trials": times,
+            "median": round(statistics.median(times), 3),
+            "priming_start_s": round(primed, 3),
+        },
         "idle_rss": {
             "trials": idle,
             "median_pid_vmrss_mib": round(statistics.median(r["pid_vmrss_mib"] for r in idle), 1),
@@ -695,7 +707,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Python {m['python']}, kernel {m['kernel']}, {m['wrk'] or 'Python load generator'}; "
         f"load average at start {' '.join(m['loadavg_at_start'])}; "
         f"warm-up {report['config']['warmup_s']} s + {report['config']['duration_s']} s per cell; "
-        f"load generator: {report['config']['loadgen']}.",
+        f"load generator: {report['config']['loadgen']}; "
+        f"bytecode cache {report['config']['bytecode_cache']}.",
         "",
         "| system | mode | conc. | req/s | p50 ms | p95 ms | p99 ms | SUT CPU µs/req "
         "| foreign busy on core 1 | errors |",
@@ -758,6 +771,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-install", action="store_true", help="do not install LiteLLM")
+    parser.add_argument(
+        "--cold-bytecode", action="store_true", help="servers compile every module at start"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "gateway_overhead.json")
     args = parser.parse_args(argv)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 3.0)
@@ -801,6 +817,24 @@ def mock_upstream(workdir: Path) -> Iterator[Server]:
         server.stop()
 
 
+def bytecode_cache(cold: bool) -> str:
+    """Set how spawned Python servers treat bytecode; the description goes in the report.
+
+    A deployed install has compiled ``.pyc`` files, so by default the servers may write and
+    read them, under ``bench/.venvs/pycache`` (``PYTHONPYCACHEPREFIX``: nothing lands beside
+    the sources), and an untimed priming start fills that cache before the timed ones. A
+    shell that exports ``PYTHONDONTWRITEBYTECODE=1`` would otherwise make every start
+    compile every module from source (``--cold-bytecode`` measures exactly that).
+    """
+    if cold:
+        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+        os.environ.pop("PYTHONPYCACHEPREFIX", None)
+        return "off: every start compiles from source (PYTHONDONTWRITEBYTECODE=1)"
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return f"on: .pyc cached under {PYCACHE.relative_to(ROOT)}, filled by a priming start"
+
+
 def stop_on_signals() -> None:
     """Make SIGTERM and SIGINT unwind through ``finally`` blocks so that every server this
     run spawned is stopped (a background shell job starts with SIGINT ignored)."""
@@ -816,6 +850,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run every requested system, write JSON and Markdown, print the Markdown."""
     args = parse_args(argv)
     stop_on_signals()
+    bytecode = bytecode_cache(args.cold_bytecode)
     tool = pick_loadgen(args.loadgen)
     if (os.cpu_count() or 1) < 2:
         log("fewer than 2 CPUs: load generator and system under test will share a core")
@@ -833,6 +868,7 @@ def main(argv: list[str] | None = None) -> int:
             "sut_cpu": SUT_CPU,
             "mock_cpu": LOADGEN_CPU,
             "startup_trials": args.startup_trials,
+            "bytecode_cache": bytecode,
             "request_json": request_body("json").decode(),
         },
         "results": {},

@@ -219,6 +219,7 @@ def main() -> None:
     parser.add_argument("--summarise", type=Path, help="only summarise these stacks")
     args = parser.parse_args()
     go.stop_on_signals()
+    go.bytecode_cache(cold=False)
     if args.summarise:
         print(summarise(args.summarise, args.duration, args.rate))
     else:
