@@ -5,9 +5,10 @@ serve`` with a SQLite store on core 1), one cell (non-streaming, concurrency 64 
 default), with ``py-spy record`` sampling the server for the timed part. py-spy lives in
 ``bench/.venvs/tools`` (installed on first use; it is no project dependency). Outputs, in
 ``bench/results/``: the collapsed stacks (``profile_<mode>_c<N>.txt``), a flame graph
-(``.svg``, rendered from the same stacks by a second pass only with ``--svg``) and a
-summary (``.md``): time per function itself (leaf) and including callees, and per
-package, as a share of the samples and of one core.
+(``.svg``, from a second recording pass, only with ``--svg``) and a summary (``.md``): CPU
+per thread, time per function itself (leaf) and including callees, and per package, as a
+share of the samples and of one core. ``--native`` adds C frames (``_native`` files),
+which is how the cyclic garbage collector's share shows up.
 
 A summary file can be re-made from stacks alone: ``--summarise FILE``.
 """
@@ -92,10 +93,15 @@ def summarise(stacks: Path, seconds: float, rate: int, top: int = 30) -> str:
         packages[package(file)] += count
         for name in {f"{fn} ({short_file(fl)})" for fn, fl in real}:
             inclusive[name] += count
+    collector = sum(n for frames, n in parsed if any("gc_collect" in f for f, _ in frames))
     lines = [
         f"{total} samples over {seconds:g} s at {rate} Hz "
         f"({total / core:.0%} of one core busy on average).",
         "",
+    ]
+    if collector:
+        lines += [f"Cyclic garbage collector (`gc_collect*` frames): {collector / total:.1%}.", ""]
+    lines += [
         "**By package (leaf frame)**",
         "",
         "| package | % samples | % of a core |",
@@ -143,6 +149,8 @@ def spy_pass(
             "--rate", str(args.rate), "--format", fmt, "--output", str(out)]  # fmt: skip
     if args.gil:
         argv.append("--gil")
+    if args.native:
+        argv.append("--native")
     names = thread_names(py_spy, server.pid)
     before = thread_cpu(server.pid)
     spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -166,7 +174,8 @@ def record(args: argparse.Namespace) -> None:
     py_spy = ensure_py_spy()
     tool = go.pick_loadgen("auto")
     go.RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = go.RESULTS / f"profile_{args.mode}_c{args.concurrency}"
+    suffix = "_native" if args.native else ""
+    stem = go.RESULTS / f"profile_{args.mode}_c{args.concurrency}{suffix}"
     with tempfile.TemporaryDirectory(prefix="pilothouse-profile-") as tmp:
         workdir = Path(tmp)
         gen = go.LoadGen(tool, workdir)
@@ -215,6 +224,9 @@ def main() -> None:
         dest="gil",
         action="store_false",
         help="sample every runnable thread, not only the GIL holder",
+    )
+    parser.add_argument(
+        "--native", action="store_true", help="include C frames (shows the cyclic GC)"
     )
     parser.add_argument("--summarise", type=Path, help="only summarise these stacks")
     args = parser.parse_args()
