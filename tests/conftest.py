@@ -131,6 +131,7 @@ def server_settings(store_url: str, upstream: FakeUpstream, tmp: Path) -> Settin
         host="127.0.0.1",
         port=0,
         store=store_url,
+        gc_tuning=False,  # the test process is not a server: leave its collector alone
         providers=[
             ProviderConfig(
                 name="fake-openai",

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     environments: list[str] = Field(default_factory=lambda: ["dev", "staging", "prod"])
     release_cache: Path = Path(".pilothouse/releases")
     release_poll_s: float = Field(default=1.0, gt=0)
+    gc_tuning: bool = Field(
+        default=True, description="Freeze the start-up heap and raise GC thresholds."
+    )
     kill_switch: list[str] = Field(
         default_factory=list, description="Agents (or '*') whose steps are stopped."
     )

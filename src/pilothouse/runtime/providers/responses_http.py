@@ -65,7 +65,7 @@ class ResponsesHTTPProvider(HttpUpstream):
         headers = {**await self._headers(request), "accept": "text/event-stream"}
         try:
             async with self._client().post(
-                self.url, data=_payload(body), headers=headers, params=self.query
+                self.url, data=_payload(body), headers=headers, params=self.query or None
             ) as resp:
                 if resp.status >= 400:
                     raise _error_from(resp.status, await resp.read(), resp.headers)
@@ -103,7 +103,7 @@ class ResponsesHTTPProvider(HttpUpstream):
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         try:
             async with self._client().post(
-                url, data=_payload(body), headers=headers, params=self.query
+                url, data=_payload(body), headers=headers, params=self.query or None
             ) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
