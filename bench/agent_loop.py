@@ -605,7 +605,12 @@ async def measure_cell(
     busy0, harness0, children0 = cpu_busy_s(), time.process_time(), _children_cpu_s()
     extra0 = extra_cpu() if extra_cpu else 0.0
     wall0 = time.perf_counter()
-    cell = await drive()
+    seen: set[str] = set()
+    watcher = asyncio.create_task(_watch_peers(seen))
+    try:
+        cell = await drive()
+    finally:
+        watcher.cancel()
     wall = time.perf_counter() - wall0
     harness_cpu = time.process_time() - harness0
     extra_used = (extra_cpu() - extra0) if extra_cpu else 0.0
@@ -622,7 +627,7 @@ async def measure_cell(
         "noise": {
             "before": before,
             "load1_after": round(os.getloadavg()[0], 2),
-            "peers_after": peers_running(),
+            "peers_during": sorted(seen | set(peers_running())),
             "cell_wall_s": round(wall, 2),
         },
     }
@@ -639,6 +644,13 @@ async def measure_cell(
         max(busy - ours, 0.0) / (wall * (os.cpu_count() or 1)), 3
     )
     return result
+
+
+async def _watch_peers(seen: set[str]) -> None:
+    """Every 2 s, add any peer benchmark or test run to ``seen`` (until cancelled)."""
+    while True:
+        seen.update(await asyncio.to_thread(peers_running))
+        await asyncio.sleep(2.0)
 
 
 def _children_cpu_s() -> float:
