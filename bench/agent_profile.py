@@ -91,15 +91,51 @@ def _outside(frames: list[tuple[str, str]]) -> str:
     return f"(outside Pilothouse) {name} ({short(path)})"
 
 
+_OURS = [
+    ("pilothouse/storage/", "store: journal and responses (SQLAlchemy, aiosqlite/asyncpg)"),
+    ("pilothouse/runtime/providers/", "model calls: provider and its aiohttp client"),
+    ("pilothouse/runtime/tools/", "tool calls: gateway chain and its aiohttp client"),
+    ("pilothouse/api/", "HTTP API: routes and middleware"),
+    ("pilothouse/", "agent runtime: executor, runner, responses, pricing, protocol"),
+]
+_LIBRARIES = [
+    (("sqlalchemy/", "aiosqlite/", "asyncpg/", "greenlet"), _OURS[0][1]),
+    (("uvicorn/", "starlette/"), "HTTP server: uvicorn and starlette (no Pilothouse frame)"),
+    (("aiohttp/", "yarl/", "multidict/"), "aiohttp client I/O callbacks (no Pilothouse frame)"),
+]
+
+
+def component(frames: list[tuple[str, str]]) -> str:
+    """The part of the server a sample belongs to: the innermost Pilothouse frame's module
+    group, else the library on the stack (SQLAlchemy runs writes on greenlet stacks that
+    py-spy shows without their Pilothouse caller), else the event loop."""
+    for _, path in reversed(frames):
+        if "pilothouse/" in path and "pilothouse/cli/" not in path:
+            return next(label for prefix, label in _OURS if prefix in path)
+    if not frames:
+        return "no Python frame (C code holding the GIL)"
+    # Below the event loop's runner: what the loop is running (the frames above it are
+    # the CLI and uvicorn's start-up, on every main-thread stack).
+    loop = [i for i, (name, _) in enumerate(frames) if name == "Runner.run"]
+    running = frames[loop[-1] + 1 :] if loop else frames
+    for prefixes, label in _LIBRARIES:
+        if any(p in path for _, path in running for p in prefixes):
+            return label
+    if not running:
+        return _outside(frames)
+    return "other event-loop callbacks (asyncio futures and tasks, weakrefs)"
+
+
 def summarise(collapsed: str, top: int) -> str:
     """Markdown tables of inclusive ``pilothouse`` functions and of leaf frames."""
     inclusive: Counter[str] = Counter()
     attributed: Counter[str] = Counter()
+    components: Counter[str] = Counter()
     leaves: Counter[tuple[str, str]] = Counter()
     total = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
+        if not count_text.isdigit():
             continue
         count = int(count_text)
         total += count
@@ -112,6 +148,7 @@ def summarise(collapsed: str, top: int) -> str:
         for label in set(ours):
             inclusive[label] += count
         attributed[ours[-1] if ours else _outside(frames)] += count
+        components[component(frames)] += count
         if frames:
             name, path = frames[-1]
             caller = ours[-1] if ours else "-"
@@ -119,7 +156,15 @@ def summarise(collapsed: str, top: int) -> str:
     if not total:
         return "No samples.\n"
     lines = [
-        f"{total} samples of the server's non-idle threads.",
+        f"{total} samples of the thread holding the GIL.",
+        "",
+        "## By component",
+        "",
+        "| % of samples | component |",
+        "|---|---|",
+    ]
+    lines += [f"| {n / total * 100:.1f} | {label} |" for label, n in components.most_common()]
+    lines += [
         "",
         "## Inclusive time in `src/pilothouse` functions",
         "",
@@ -210,7 +255,11 @@ def main() -> None:
     parser.add_argument("--quiet-wait", type=float, default=900)
     parser.add_argument("--max-load", type=float, default=0.5)
     parser.add_argument("--out", type=Path, default=RESULTS / "agent_profile.txt")
+    parser.add_argument("--summarise", type=Path, help="only summarise these stacks again")
     args = parser.parse_args()
+    if args.summarise:
+        print(summarise(args.summarise.read_text(), args.top))
+        return
     import uvloop
 
     try:
