@@ -34,6 +34,7 @@ check: lint typecheck test
 
 bench: setup
 	$(BIN)/python bench/gateway_overhead.py
+	$(BIN)/python bench/agent_loop.py
 
 clean:
 	rm -rf $(VENV) .pilothouse .pytest_cache .mypy_cache .ruff_cache
