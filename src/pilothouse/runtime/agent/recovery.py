@@ -26,7 +26,7 @@ from pilothouse.runtime.agent.journal import RunJournal
 from pilothouse.runtime.agent.limits import LimitHit, final_message
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.agent.source import AgentSource
-from pilothouse.runtime.agent.state import RunState, call_signature
+from pilothouse.runtime.agent.state import RunState, call_signature, tool_budget
 from pilothouse.runtime.agent.switches import SwitchBoard
 from pilothouse.runtime.history import model_view
 from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
@@ -64,13 +64,7 @@ def initial_state(run: StoredRun, spec: dict[str, Any], limits: Limits | None = 
         started_at=float(spec["started_at"]),
         release_id=spec.get("release_id"),
         environment=spec.get("environment"),
-        tool_budget=RunToolBudget(
-            timeout_s=limits.tool_timeout_s,
-            time_budget_s=limits.tool_time_budget_s,
-            max_attempts=limits.max_attempts_per_call,
-            max_parallel=limits.max_parallel_tools,
-            max_output_bytes=limits.max_tool_output_bytes,
-        ),
+        tool_budget=tool_budget(limits),
     )
 
 

@@ -25,12 +25,12 @@ from pilothouse.runtime.agent.cost import CostMeter
 from pilothouse.runtime.agent.directory import Target
 from pilothouse.runtime.agent.executor import BoundModel, Executor
 from pilothouse.runtime.agent.journal import RunJournal
-from pilothouse.runtime.agent.state import RunState
+from pilothouse.runtime.agent.state import RunState, tool_budget
 from pilothouse.runtime.agent.switches import SwitchBoard
 from pilothouse.runtime.history import model_view, upstream_items
 from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
 from pilothouse.runtime.providers.router import ModelRouter
-from pilothouse.runtime.tools.base import RunToolBudget, ToolGateway
+from pilothouse.runtime.tools.base import ToolGateway
 from pilothouse.storage.base import JournalStore
 
 # Options that are ours to enforce, not the model's.
@@ -182,13 +182,7 @@ class AgentRunner:
             model=agent.model,
             release_id=self.runtime.release_id,
             environment=self.runtime.environment,
-            tool_budget=RunToolBudget(
-                timeout_s=limits.tool_timeout_s,
-                time_budget_s=limits.tool_time_budget_s,
-                max_attempts=limits.max_attempts_per_call,
-                max_parallel=limits.max_parallel_tools,
-                max_output_bytes=limits.max_tool_output_bytes,
-            ),
+            tool_budget=tool_budget(limits),
         )
 
     async def _run(self, request: ModelRequest, live: bool) -> AsyncGenerator[Any, None]:

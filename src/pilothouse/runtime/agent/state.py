@@ -122,3 +122,14 @@ def mcp_item_id(run_id: str, step: int, position: int) -> str:
 def call_signature(name: str, arguments: dict[str, Any]) -> str:
     """Identity of a call for the repeated-identical-call limit."""
     return name + ":" + orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def tool_budget(limits: Limits) -> RunToolBudget:
+    """The per-run tool budget the gateway enforces, from the run's limits."""
+    return RunToolBudget(
+        timeout_s=limits.tool_timeout_s,
+        time_budget_s=limits.tool_time_budget_s,
+        max_attempts=limits.max_attempts_per_call,
+        max_parallel=limits.max_parallel_tools,
+        max_output_bytes=limits.max_tool_output_bytes,
+    )
