@@ -109,8 +109,3 @@ def render_template(template: str, variables: dict[str, Any]) -> str:
         return str(value)
 
     return _VARIABLE.sub(substitute, template)
-
-
-def template_variables(template: str) -> set[str]:
-    """The field names a template uses."""
-    return set(_VARIABLE.findall(template))

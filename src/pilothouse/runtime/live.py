@@ -20,17 +20,20 @@ class EventHub:
     def __init__(self) -> None:
         self.frames: list[tuple[int, bytes]] = []
         self.closed = False
-        self._changed = asyncio.Event()
+        # Created by the first reader: most runs (foreground ones) never have one.
+        self._changed: asyncio.Event | None = None
 
     def publish(self, sequence_number: int, frame: bytes) -> None:
         """Append one encoded frame."""
         self.frames.append((sequence_number, frame))
-        self._changed.set()
+        if self._changed is not None:
+            self._changed.set()
 
     def close(self) -> None:
         """No more frames will come."""
         self.closed = True
-        self._changed.set()
+        if self._changed is not None:
+            self._changed.set()
 
     async def follow(self, starting_after: int | None = None) -> AsyncIterator[bytes]:
         """Every frame from the start (or after a sequence number), then new ones live."""
@@ -43,6 +46,8 @@ class EventHub:
                     yield frame
             if self.closed:
                 return
+            if self._changed is None:
+                self._changed = asyncio.Event()
             self._changed.clear()
             await self._changed.wait()
 

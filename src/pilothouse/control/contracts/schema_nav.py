@@ -10,7 +10,7 @@ the same values. Nothing here decides what a change *means*; that is :mod:`.sche
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 #: Keywords that describe a schema without changing what it accepts.
@@ -107,23 +107,6 @@ def deref(schema: Any, root: Any) -> tuple[Any, str | None]:
         schema = {**target, **siblings} if isinstance(target, dict) and siblings else target
         hops += 1
     return schema, first
-
-
-def children(schema: Any) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    """Each direct subschema of ``schema`` with the pointer tokens that lead to it."""
-    if not isinstance(schema, dict):
-        return
-    for key in SINGLE:
-        if isinstance(schema.get(key), dict | bool):
-            yield (key,), schema[key]
-    for key in MAPS:
-        if isinstance(schema.get(key), dict):
-            for name, sub in schema[key].items():
-                yield (key, name), sub
-    for key in LISTS:
-        if isinstance(schema.get(key), list):
-            for index, sub in enumerate(schema[key]):
-                yield (key, index), sub
 
 
 def transform(schema: Any, edit: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
