@@ -28,6 +28,15 @@ POSTGRES_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("PILOTHOUSE_REQUIRE_POSTGRES") == "1"
 
+# The API key every test client presents to a test server. Tests that build their own
+# clients take it from here (SDK: ``api_key=TEST_API_KEY``; raw HTTP: ``auth_headers()``).
+TEST_API_KEY = "k"
+
+
+def auth_headers(key: str = TEST_API_KEY) -> dict[str, str]:
+    """The ``Authorization`` header for ``key``."""
+    return {"Authorization": f"Bearer {key}"}
+
 _LOOPBACK = ("127.", "::1", "localhost")
 _real_connect = socket.socket.connect
 

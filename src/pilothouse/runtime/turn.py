@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -19,6 +19,9 @@ from pilothouse.runtime.history import model_view, upstream_items
 from pilothouse.runtime.providers.base import FORWARDED, Item, ModelRequest, ModelResult
 from pilothouse.runtime.providers.router import Resolved
 from pilothouse.storage.base import StoredResponse
+
+if TYPE_CHECKING:
+    from pilothouse.control.policy.entities import Principal
 
 
 @dataclass(slots=True)
@@ -30,12 +33,15 @@ class RequestContext:
         request_id: ``X-Request-ID`` from the client or minted at ingress.
         upstream_headers: Correlation headers forwarded to model providers.
         idempotency_key: The client's ``Idempotency-Key`` header, if any.
+        principal: The authenticated API key (id, tenant, roles, scopes); ``None`` only
+            where no key is involved (internal calls such as recovery).
     """
 
     tenant: str = "default"
     request_id: str = ""
     upstream_headers: dict[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
+    principal: Principal | None = None
 
 
 @dataclass(slots=True)
