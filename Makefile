@@ -15,10 +15,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Serves the example bundle (examples/support-desk) with its tool service on :8090.
+# Every request needs an API key: the development key (made once, kept in
+# .pilothouse/dev-key) is the bootstrap admin key of this server and is printed here.
 run: setup
-	@$(BIN)/python -m examples.desk_service --port 8090 & desk=$$!; \
+	@key=$$($(BIN)/pilothouse keys dev); \
+	echo "Development API key (use it as the SDK's api_key): $$key"; \
+	$(BIN)/python -m examples.desk_service --port 8090 & desk=$$!; \
 	trap 'kill $$desk 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/pilothouse serve --bundle examples/support-desk
+	PILOTHOUSE_ADMIN_KEY=$$key $(BIN)/pilothouse serve --bundle examples/support-desk
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -28,14 +28,16 @@ POSTGRES_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("PILOTHOUSE_REQUIRE_POSTGRES") == "1"
 
-# The API key every test client presents to a test server. Tests that build their own
-# clients take it from here (SDK: ``api_key=TEST_API_KEY``; raw HTTP: ``auth_headers()``).
-TEST_API_KEY = "k"
+# The API key every test client presents to a test server: the servers' bootstrap admin key
+# (every role, tenant "default"). Tests that build their own clients take it from here (SDK:
+# ``api_key=TEST_API_KEY``; raw HTTP: ``auth_headers()``).
+TEST_API_KEY = "phk_testboot_admin-key-for-the-test-suite-only"
 
 
 def auth_headers(key: str = TEST_API_KEY) -> dict[str, str]:
     """The ``Authorization`` header for ``key``."""
     return {"Authorization": f"Bearer {key}"}
+
 
 _LOOPBACK = ("127.", "::1", "localhost")
 _real_connect = socket.socket.connect
@@ -141,6 +143,7 @@ def server_settings(store_url: str, upstream: FakeUpstream, tmp: Path) -> Settin
         port=0,
         store=store_url,
         gc_tuning=False,  # the test process is not a server: leave its collector alone
+        admin_key=TEST_API_KEY,  # type: ignore[arg-type]
         providers=[
             ProviderConfig(
                 name="fake-openai",
@@ -182,7 +185,7 @@ def server(
 @pytest.fixture
 def client(server: ServerThread) -> Iterator[openai.OpenAI]:
     """The official synchronous SDK pointed at the server (no retries, to see errors)."""
-    with openai.OpenAI(base_url=server.base_url, api_key="test-key", max_retries=0) as sdk:
+    with openai.OpenAI(base_url=server.base_url, api_key=TEST_API_KEY, max_retries=0) as sdk:
         yield sdk
 
 
@@ -190,6 +193,6 @@ def client(server: ServerThread) -> Iterator[openai.OpenAI]:
 async def aclient(server: ServerThread) -> AsyncIterator[openai.AsyncOpenAI]:
     """The official async SDK pointed at the server."""
     async with openai.AsyncOpenAI(
-        base_url=server.base_url, api_key="test-key", max_retries=0
+        base_url=server.base_url, api_key=TEST_API_KEY, max_retries=0
     ) as sdk:
         yield sdk

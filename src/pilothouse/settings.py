@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     kill_switch: list[str] = Field(
         default_factory=list, description="Agents (or '*') whose steps are stopped."
     )
+    admin_key: SecretStr | None = Field(
+        default=None,
+        description="Bootstrap key: every role in admin_tenant, manages every tenant's keys.",
+    )
+    admin_tenant: str = "default"
+    key_pepper: SecretStr | None = Field(
+        default=None, description="HMAC key for stored key digests (SHA-256 without one)."
+    )
 
     def resolved_providers(self) -> tuple[list[ProviderConfig], list[RouteConfig]]:
         """The providers and routes in force, with the file and defaults folded in.

@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import SecretStr
+
 from pilothouse.control.bundle import Bundle, load_bundle
 from pilothouse.control.environments import Environments
+from pilothouse.control.keys import KeyService
 from pilothouse.control.releases import Releases
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.agent.source import AgentSource, BundleSource, ReleaseSource
@@ -21,7 +24,7 @@ from pilothouse.runtime.providers.router import ModelRouter
 from pilothouse.runtime.responses import ResponseService
 from pilothouse.runtime.tools.base import ToolGateway
 from pilothouse.settings import Settings
-from pilothouse.storage.base import JournalStore, ReleaseStore, Store
+from pilothouse.storage.base import JournalStore, KeyStore, ReleaseStore, Store
 from pilothouse.storage.sql.store import SQLStore
 
 
@@ -39,6 +42,7 @@ class Services:
     journal: JournalStore | None = None
     releases: Releases | None = None
     environments: Environments | None = None
+    keys: KeyService | None = None
 
     async def start(self) -> None:
         """Open the store (migrating it when needed), then load what agents serve."""
@@ -113,6 +117,13 @@ def build_services(
         )
     else:
         agents = BundleSource(None, None)
+    key_store: KeyStore | None = getattr(store, "keys", None)
+    keys = KeyService(
+        key_store,
+        pepper=_secret(settings.key_pepper),
+        admin_key=_secret(settings.admin_key),
+        admin_tenant=settings.admin_tenant,
+    )
     return Services(
         settings=settings,
         store=store,
@@ -124,4 +135,9 @@ def build_services(
         journal=journal,
         releases=releases,
         environments=environments,
+        keys=keys,
     )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from pilothouse.cli.main import app
 from pilothouse.testing.server import free_port
 from tests.cli.test_serve import _wait_ready
+from tests.conftest import TEST_API_KEY, auth_headers
 from tests.e2e.control.conftest import make_version
 
 BIN = Path(sys.executable).parent
@@ -35,6 +36,7 @@ def _release_of(url: str) -> str:
     response = httpx.post(
         url + "/v1/responses",
         json={"model": f"agent:greeter@{ENVIRONMENT}", "input": "hi"},
+        headers=auth_headers(),
         timeout=10,
     )
     response.raise_for_status()
@@ -69,6 +71,7 @@ def two_servers(
         env = {
             **os.environ,
             "PILOTHOUSE_STORE": postgres_url,
+            "PILOTHOUSE_ADMIN_KEY": TEST_API_KEY,
             "PILOTHOUSE_ENVIRONMENT": ENVIRONMENT,
             "PILOTHOUSE_RELEASE_CACHE": str(tmp_path / f"cache-{index}"),
             "PILOTHOUSE_RELEASE_POLL_S": "1",
@@ -105,7 +108,7 @@ def test_rollback_reaches_both_processes_within_5_s(
     stop = threading.Event()
 
     def load(url: str) -> None:
-        with httpx.Client(timeout=10) as client:
+        with httpx.Client(headers=auth_headers(), timeout=10) as client:
             while not stop.is_set():
                 try:
                     response = client.post(

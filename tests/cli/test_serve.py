@@ -15,6 +15,7 @@ import openai
 import pytest
 
 from pilothouse.testing.server import free_port
+from tests.conftest import TEST_API_KEY
 
 BIN = Path(sys.executable).parent
 
@@ -37,7 +38,12 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
 def serve(store_url: str) -> Iterator[str]:
     """``pilothouse serve --workers 2`` on a free port, store from the environment."""
     port = free_port()
-    env = {**os.environ, "PILOTHOUSE_STORE": store_url, "PILOTHOUSE_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "PILOTHOUSE_STORE": store_url,
+        "PILOTHOUSE_LOG_LEVEL": "warning",
+        "PILOTHOUSE_ADMIN_KEY": TEST_API_KEY,
+    }
     env.pop("OPENAI_API_KEY", None)
     process = subprocess.Popen(
         [str(BIN / "pilothouse"), "serve", "--port", str(port), "--workers", "2"],
@@ -59,11 +65,13 @@ def serve(store_url: str) -> Iterator[str]:
 
 @pytest.mark.timeout(120)
 def test_workers_share_one_store(serve: str) -> None:
-    with openai.OpenAI(base_url=serve + "/v1", api_key="k", max_retries=0) as client:
+    with openai.OpenAI(base_url=serve + "/v1", api_key=TEST_API_KEY, max_retries=0) as client:
         created = [client.responses.create(model="m", input=f"n{i}") for i in range(12)]
         # New connections are spread over both workers; each must see every response.
         for response in created:
-            with openai.OpenAI(base_url=serve + "/v1", api_key="k", max_retries=0) as fresh:
+            with openai.OpenAI(
+                base_url=serve + "/v1", api_key=TEST_API_KEY, max_retries=0
+            ) as fresh:
                 assert fresh.responses.retrieve(response.id).output_text == response.output_text
 
 

@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from pilothouse.testing import FakeUpstream
+from tests.conftest import TEST_API_KEY
 
 
 def _error(response: httpx.Response) -> dict[str, Any]:
@@ -120,13 +121,17 @@ def test_streaming_create_refused_upstream_is_an_http_error(
 def test_timeout_and_connection_errors(server: Any, upstream: FakeUpstream) -> None:
     upstream.latency_s = 2.0
     with (
-        openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0, timeout=0.3) as slow,
+        openai.OpenAI(
+            base_url=server.base_url, api_key=TEST_API_KEY, max_retries=0, timeout=0.3
+        ) as slow,
         pytest.raises(openai.APITimeoutError),
     ):
         slow.responses.create(model="upstream/gpt-4o-mini", input="x")
     upstream.latency_s = 0.0
     with (
-        openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="k", max_retries=0) as nowhere,
+        openai.OpenAI(
+            base_url="http://127.0.0.1:9/v1", api_key=TEST_API_KEY, max_retries=0
+        ) as nowhere,
         pytest.raises(openai.APIConnectionError),
     ):
         nowhere.responses.create(model="m", input="x")
@@ -134,7 +139,7 @@ def test_timeout_and_connection_errors(server: Any, upstream: FakeUpstream) -> N
 
 def test_sdk_retries_a_throttled_create(server: Any, upstream: FakeUpstream) -> None:
     upstream.fail(429, message="slow down", retry_after=0)
-    with openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=2) as patient:
+    with openai.OpenAI(base_url=server.base_url, api_key=TEST_API_KEY, max_retries=2) as patient:
         response = patient.responses.create(model="upstream/gpt-4o-mini", input="x")
     assert response.status == "completed"
     assert len(upstream.calls()) == 2

@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from pilothouse.testing import FakeUpstream
+from tests.conftest import TEST_API_KEY
 from tests.e2e.wire import parse_sse, stream_events
 
 
@@ -48,7 +49,7 @@ def test_same_key_while_in_flight_is_409(server: Any, upstream: FakeUpstream) ->
     results: dict[str, Any] = {}
 
     def first_call() -> None:
-        with openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0) as sdk:
+        with openai.OpenAI(base_url=server.base_url, api_key=TEST_API_KEY, max_retries=0) as sdk:
             results["first"] = sdk.responses.create(
                 model="upstream/gpt-4o-mini", input="slow", extra_headers=headers
             )
@@ -59,7 +60,7 @@ def test_same_key_while_in_flight_is_409(server: Any, upstream: FakeUpstream) ->
     while not upstream.calls() and time.monotonic() < deadline:
         time.sleep(0.01)
     with (
-        openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0) as sdk,
+        openai.OpenAI(base_url=server.base_url, api_key=TEST_API_KEY, max_retries=0) as sdk,
         pytest.raises(openai.ConflictError) as caught,
     ):
         sdk.responses.create(model="upstream/gpt-4o-mini", input="slow", extra_headers=headers)

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from pilothouse.testing import ServerThread
+from tests.conftest import TEST_API_KEY
 
 JS_DIR = Path(__file__).parent / "js"
 LOCKFILE = JS_DIR / "package-lock.json"
@@ -93,7 +94,7 @@ def node_project() -> NodeProject:
 
 
 def _loopback_env(base_url: str) -> dict[str, str]:
-    env = dict(os.environ, PILOTHOUSE_BASE_URL=base_url)
+    env = dict(os.environ, PILOTHOUSE_BASE_URL=base_url, PILOTHOUSE_API_KEY=TEST_API_KEY)
     inherited = env.get("NO_PROXY") or env.get("no_proxy") or ""
     no_proxy = ",".join(filter(None, [inherited, "127.0.0.1", "localhost"]))
     env["NO_PROXY"] = env["no_proxy"] = no_proxy

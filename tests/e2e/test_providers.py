@@ -26,6 +26,7 @@ from pilothouse.testing import FakeUpstream, RecordedRequest, ServerThread
 from pilothouse.testing.credentials import FakeCredential
 from pilothouse.testing.server import free_port
 from pilothouse.wiring import build_services
+from tests.conftest import TEST_API_KEY
 
 Body = dict[str, Any]
 
@@ -160,7 +161,14 @@ def extra_settings(store_url: str, upstream: FakeUpstream, tmp: Path) -> Setting
     # breakers are off here; tests/integration/providers covers them.
     providers = [p.model_copy(update={"retry": None, "breaker": None}) for p in providers]
     routes = [RouteConfig(match=f"{p.name}/*", provider=p.name) for p in providers]
-    return Settings(host="127.0.0.1", port=0, store=store_url, providers=providers, routes=routes)
+    return Settings(
+        host="127.0.0.1",
+        port=0,
+        store=store_url,
+        providers=providers,
+        routes=routes,
+        admin_key=TEST_API_KEY,  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +189,7 @@ def extra_server(
 @pytest.fixture
 def extra_client(extra_server: ServerThread) -> Iterator[openai.OpenAI]:
     """The SDK pointed at the extra server, without retries."""
-    with openai.OpenAI(base_url=extra_server.base_url, api_key="test-key", max_retries=0) as sdk:
+    with openai.OpenAI(base_url=extra_server.base_url, api_key=TEST_API_KEY, max_retries=0) as sdk:
         yield sdk
 
 

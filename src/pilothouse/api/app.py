@@ -10,9 +10,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from pilothouse.api.auth import AuthMiddleware
 from pilothouse.api.correlation import CorrelationMiddleware
 from pilothouse.api.errors import on_http_exception, on_pilothouse_error, on_unexpected
-from pilothouse.api.routes import admin, control, conversations, responses, system
+from pilothouse.api.routes import admin, control, conversations, keys, responses, system
 from pilothouse.errors import PilothouseError
 from pilothouse.settings import Settings
 from pilothouse.wiring import Services, build_services
@@ -40,9 +41,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             *conversations.routes,
             *system.routes,
             *admin.routes,
+            *keys.routes,
             *control.routes,
         ],
-        middleware=[Middleware(CorrelationMiddleware)],
+        middleware=[
+            Middleware(CorrelationMiddleware),
+            Middleware(AuthMiddleware, keys=services.keys, public=frozenset()),
+        ],
         exception_handlers={
             PilothouseError: on_pilothouse_error,
             HTTPException: on_http_exception,

@@ -44,8 +44,10 @@ async def json_body(request: Request) -> Any:
 def context(request: Request) -> RequestContext:
     """The request's identity and correlation data."""
     state = request.scope.get("state", {})
+    principal = state.get("principal")
     return RequestContext(
-        tenant="default",
+        tenant=principal.tenant if principal is not None else "default",
+        principal=principal,
         request_id=state.get("request_id", ""),
         upstream_headers={
             "x-request-id": state.get("request_id", ""),

@@ -27,15 +27,25 @@ def with_control(
     A :class:`PilothouseError` is printed (message and code) and ends the command with
     exit code 1 instead of a traceback.
     """
+
+    async def go(store: SQLStore, settings: Settings) -> T:
+        releases = Releases(store.releases, settings.release_cache)
+        environments = Environments(store.releases, releases, tuple(settings.environments))
+        return await work(releases, environments)
+
+    return with_store(store_url, go)
+
+
+def with_store(store_url: str | None, work: Callable[[SQLStore, Settings], Awaitable[T]]) -> T:
+    """Open (and migrate) the store, run ``work``, close the store; errors as in
+    :func:`with_control`."""
     settings = Settings() if store_url is None else Settings(store=store_url)
 
     async def go() -> T:
         store = SQLStore(settings.store)
         await store.start()
         try:
-            releases = Releases(store.releases, settings.release_cache)
-            environments = Environments(store.releases, releases, tuple(settings.environments))
-            return await work(releases, environments)
+            return await work(store, settings)
         finally:
             await store.close()
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from pilothouse.cli.contracts import contracts_app
+from pilothouse.cli.keys import keys_app
 from pilothouse.cli.release import bundle_app, env_app, release_app
 from pilothouse.settings import Settings
 
@@ -30,6 +31,7 @@ app.add_typer(release_app, name="release")
 app.add_typer(env_app, name="env")
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()

@@ -21,7 +21,7 @@ from pilothouse.runtime.providers.router import Resolved
 from pilothouse.storage.base import StoredResponse
 
 if TYPE_CHECKING:
-    from pilothouse.control.policy.entities import Principal
+    from pilothouse.control.principal import Principal
 
 
 @dataclass(slots=True)

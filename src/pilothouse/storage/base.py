@@ -247,6 +247,49 @@ class JournalStore(Protocol):
         ...
 
 
+@dataclass(slots=True)
+class StoredKey:
+    """An API key as stored: never the key itself, only its digest and a display prefix.
+
+    ``roles`` and ``scopes`` are JSON text (a list; an object of agents/tools/environments).
+    """
+
+    id: str
+    tenant: str
+    name: str
+    prefix: str
+    digest: str
+    roles: str
+    scopes: str
+    created_at: int
+    created_by: str
+    revoked_at: int | None = None
+
+
+class KeyStore(Protocol):
+    """API keys. Lookups go by digest, so the secret never leaves the process that got it."""
+
+    async def create_key(self, key: StoredKey) -> None:
+        """Insert a new key."""
+        ...
+
+    async def key_by_digest(self, digest: str) -> StoredKey | None:
+        """The key with this digest, revoked or not."""
+        ...
+
+    async def get_key(self, key_id: str) -> StoredKey | None:
+        """By id."""
+        ...
+
+    async def list_keys(self, tenant: str | None) -> list[StoredKey]:
+        """Keys of ``tenant`` (every tenant when None), oldest first."""
+        ...
+
+    async def revoke_key(self, key_id: str, now: int) -> StoredKey | None:
+        """Mark revoked (idempotent); None when no such key."""
+        ...
+
+
 RELEASE_SCHEMA_VERSION = 1
 
 

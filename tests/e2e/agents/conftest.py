@@ -13,7 +13,7 @@ from pilothouse.settings import ProviderConfig, RouteConfig
 from pilothouse.testing import FakeUpstream, ServerThread
 from pilothouse.testing.tools import RecordingToolGateway
 from pilothouse.wiring import build_services
-from tests.conftest import server_settings
+from tests.conftest import TEST_API_KEY, auth_headers, server_settings
 from tests.fixtures import desk_tools
 
 BUNDLE = Path(__file__).parents[2] / "fixtures" / "bundles" / "desk"
@@ -65,12 +65,12 @@ def agent_server(
 @pytest.fixture
 def agents(agent_server: ServerThread) -> Iterator[openai.OpenAI]:
     """The SDK pointed at the agent server."""
-    with openai.OpenAI(base_url=agent_server.base_url, api_key="k", max_retries=0) as sdk:
+    with openai.OpenAI(base_url=agent_server.base_url, api_key=TEST_API_KEY, max_retries=0) as sdk:
         yield sdk
 
 
 @pytest.fixture
 def http_agents(agent_server: ServerThread) -> Iterator[httpx.Client]:
     """Raw HTTP to the agent server."""
-    with httpx.Client(base_url=agent_server.root_url, timeout=30) as client:
+    with httpx.Client(headers=auth_headers(), base_url=agent_server.root_url, timeout=30) as client:
         yield client

@@ -14,6 +14,7 @@ import pytest
 
 from pilothouse.runtime.providers.scripted import ScriptedProvider
 from pilothouse.testing import FakeUpstream, ServerThread
+from tests.conftest import TEST_API_KEY, auth_headers
 from tests.e2e.wire import check_resource, stream_events
 
 QUESTION = "Check ticket INC-24531 and summarize next action."
@@ -234,7 +235,7 @@ async def test_cost_ceiling_holds_under_20_concurrent_runs(
     agent_server: ServerThread,
 ) -> None:
     async with openai.AsyncOpenAI(
-        base_url=agent_server.base_url, api_key="k", max_retries=0
+        base_url=agent_server.base_url, api_key=TEST_API_KEY, max_retries=0
     ) as sdk:
         asks = [f"{QUESTION} #{i}" for i in range(20)]
         runs = await asyncio.gather(
@@ -368,7 +369,7 @@ def test_client_leaving_a_stream_closes_the_run(
     upstream.latency_s = 0.5
     body = {"model": "agent:looper", "input": "slow", "stream": True}
     with (
-        httpx.Client(base_url=agent_server.root_url, timeout=10) as http,
+        httpx.Client(headers=auth_headers(), base_url=agent_server.root_url, timeout=10) as http,
         http.stream("POST", "/v1/responses", json=body) as response,
     ):
         lines = response.iter_lines()

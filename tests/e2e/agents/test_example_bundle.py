@@ -17,7 +17,7 @@ from examples.desk_service.service import DESK, create_app
 
 from pilothouse.testing import FakeUpstream, ServerThread
 from pilothouse.testing.server import free_port
-from tests.conftest import server_settings
+from tests.conftest import TEST_API_KEY, server_settings
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "support-desk"
 QUESTION = "Check ticket INC-24531 and summarize next action."
@@ -67,7 +67,9 @@ def example_server(
 def test_the_brief_question(
     example_server: ServerThread, desk: tuple[str, web.Application]
 ) -> None:
-    with openai.OpenAI(base_url=example_server.base_url, api_key="k", max_retries=0) as sdk:
+    with openai.OpenAI(
+        base_url=example_server.base_url, api_key=TEST_API_KEY, max_retries=0
+    ) as sdk:
         response = sdk.responses.create(model="agent:support-desk", input=QUESTION)
         again = sdk.responses.create(
             model="agent:support-desk",
@@ -91,7 +93,9 @@ def test_the_brief_question(
 
 
 def test_prompt_template_addresses_the_agent(example_server: ServerThread) -> None:
-    with openai.OpenAI(base_url=example_server.base_url, api_key="k", max_retries=0) as sdk:
+    with openai.OpenAI(
+        base_url=example_server.base_url, api_key=TEST_API_KEY, max_retries=0
+    ) as sdk:
         response = sdk.responses.create(
             prompt={"id": "triage", "version": "2", "variables": {"tone": "calm"}},
             input=QUESTION,

@@ -24,7 +24,7 @@ from pilothouse.runtime.tools.retry import RetryPolicy
 from pilothouse.testing import FakeUpstream, ServerThread
 from pilothouse.testing.tool_server import FaultyToolServer
 from pilothouse.wiring import build_services
-from tests.conftest import server_settings
+from tests.conftest import TEST_API_KEY, auth_headers, server_settings
 
 BUNDLE = Path(__file__).parents[2] / "fixtures" / "bundles" / "faulty"
 NOTE = "Add a note to INC-1: router rebooted."
@@ -89,7 +89,9 @@ def faults(
     fault_server: tuple[ServerThread, CrashingGateway], tool_server: FaultyToolServer
 ) -> Iterator[openai.OpenAI]:
     tool_server.reset()
-    with openai.OpenAI(base_url=fault_server[0].base_url, api_key="k", max_retries=0) as sdk:
+    with openai.OpenAI(
+        base_url=fault_server[0].base_url, api_key=TEST_API_KEY, max_retries=0
+    ) as sdk:
         yield sdk
 
 
@@ -205,14 +207,14 @@ def test_resume_after_crash_between_intent_and_result(
     (run,) = server.run(journal.list_runs("default", 1))  # type: ignore[misc]
     kinds = [e.kind for e in server.run(journal.read(run.id))]  # type: ignore[attr-defined]
     assert kinds[-1] == "tool.intent"  # intent durable, result never written
-    with httpx.Client(base_url=server.root_url) as http:
+    with httpx.Client(headers=auth_headers(), base_url=server.root_url) as http:
         resumed = http.post(f"/admin/v1/runs/{run.id}/resume").json()
     assert resumed["status"] == "completed"
     assert tool_server.effects == 1  # re-sent with the same key: the ledger answered
     assert len(_keys(tool_server)) == 1 and len(_note_calls(tool_server)) == 2
     stored = faults.responses.retrieve(run.id)
     assert stored.status == "completed" and _mcp(stored).status == "completed"
-    with httpx.Client(base_url=server.root_url) as http:
+    with httpx.Client(headers=auth_headers(), base_url=server.root_url) as http:
         report = http.get(f"/admin/v1/runs/{run.id}/replay").json()
     assert report["faithful"], report["divergences"]
     assert report["status"] == "completed" and report["tool_calls"] == 1

@@ -12,7 +12,7 @@ import httpx2 as httpx
 import pytest
 
 from pilothouse.testing import FakeUpstream, ServerThread
-from tests.conftest import server_settings
+from tests.conftest import auth_headers, server_settings
 
 GREETER = Path(__file__).parents[2] / "fixtures" / "bundles" / "greeter"
 ENVIRONMENTS = [
@@ -74,7 +74,9 @@ def release_server(
 @pytest.fixture
 def admin(release_server: ServerThread) -> Iterator[httpx.Client]:
     """Raw HTTP to the release server."""
-    with httpx.Client(base_url=release_server.root_url, timeout=30) as client:
+    with httpx.Client(
+        headers=auth_headers(), base_url=release_server.root_url, timeout=30
+    ) as client:
         yield client
 
 

@@ -19,7 +19,8 @@ if (!baseURL) {
 // Any model name outside `upstream/*` and `azure/*` is served by the offline scripted model.
 const MODEL = process.env.PILOTHOUSE_MODEL ?? 'gpt-4o-mini';
 
-const client = new OpenAI({ baseURL, apiKey: 'test', maxRetries: 0, timeout: 30_000 });
+const apiKey = process.env.PILOTHOUSE_API_KEY ?? 'missing';
+const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 30_000 });
 
 const WEATHER_TOOL = {
   type: 'function',

@@ -1,7 +1,7 @@
 """The admin API: kill switches, and resume, replay and journals of agent runs.
 
-Paths live under ``/admin/v1``. Until API keys exist (issue 5) they are open like the rest
-of the API; the operator role will guard them.
+Paths live under ``/admin/v1`` and need a key with the ``operate`` role
+(:mod:`pilothouse.api.auth`).
 """
 
 from __future__ import annotations

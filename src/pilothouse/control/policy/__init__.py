@@ -63,9 +63,7 @@ from pilothouse.control.policy.entities import (
     AgentEntity,
     Catalog,
     Context,
-    Principal,
     Resource,
-    Scopes,
     ToolEntity,
 )
 from pilothouse.control.policy.loader import (
@@ -78,6 +76,7 @@ from pilothouse.control.policy.loader import (
 )
 from pilothouse.control.policy.schema import Action, EntityType
 from pilothouse.control.policy.values import UnrepresentableValue
+from pilothouse.control.principal import Principal, Scopes
 
 __all__ = [
     "BASELINE_FILE",

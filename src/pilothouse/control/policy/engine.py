@@ -69,7 +69,13 @@ from typing import Any
 
 from pilothouse.control.policy import cedar
 from pilothouse.control.policy.decision import Decision, Outcome, PolicyRef
-from pilothouse.control.policy.entities import Catalog, Context, Principal, Resource, uid
+from pilothouse.control.policy.entities import (
+    Catalog,
+    Context,
+    Resource,
+    principal_entity,
+    uid,
+)
 from pilothouse.control.policy.loader import LoadedPolicy, PolicySource
 from pilothouse.control.policy.schema import (
     ACTION_TYPE,
@@ -80,6 +86,7 @@ from pilothouse.control.policy.schema import (
     parsed_schema,
 )
 from pilothouse.control.policy.values import UnrepresentableValue
+from pilothouse.control.principal import Principal
 
 PRINCIPAL_CACHE_SIZE = 1024
 """Principals whose entity graph (release graph plus the principal) is kept built."""
@@ -178,7 +185,7 @@ class PolicyEngine:
             if graph is not None:
                 self._graphs.move_to_end(principal)
                 return graph
-        graph = cedar.with_entities(self._entities, [principal.to_cedar()])
+        graph = cedar.with_entities(self._entities, [principal_entity(principal)])
         with self._graphs_lock:
             self._graphs[principal] = graph
             if len(self._graphs) > PRINCIPAL_CACHE_SIZE:

@@ -26,6 +26,7 @@ from typing import Any
 from pilothouse.control.bundle import Bundle
 from pilothouse.control.policy.schema import EntityType
 from pilothouse.control.policy.values import to_cedar_record
+from pilothouse.control.principal import Principal
 from pilothouse.control.tool_contract import ToolContract
 
 
@@ -52,53 +53,18 @@ def _entity(
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Scopes:
-    """What a key is limited to; ``None`` means not limited in that dimension."""
-
-    agents: frozenset[str] | None = None
-    tools: frozenset[str] | None = None
-    environments: frozenset[str] | None = None
-
-    def to_cedar(self) -> dict[str, list[str]]:
-        """The scopes record, leaving out unlimited dimensions (``has`` is then false)."""
-        present = {
-            "agents": self.agents,
-            "tools": self.tools,
-            "environments": self.environments,
-        }
-        return {name: sorted(values) for name, values in present.items() if values is not None}
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """An API key as a Cedar principal.
-
-    Attributes:
-        key_id: The key's public id (never the secret).
-        tenant: The tenant the key belongs to.
-        roles: Any of ``invoke``, ``approve``, ``operate``, ``admin`` (others are kept,
-            so bundles may define their own).
-        scopes: Agents, tools and environments the key is limited to.
-    """
-
-    key_id: str
-    tenant: str
-    roles: frozenset[str] = frozenset()
-    scopes: Scopes = field(default_factory=Scopes)
-
-    def to_cedar(self) -> dict[str, Any]:
-        """The principal entity; its parent is its tenant."""
-        return _entity(
-            EntityType.PRINCIPAL,
-            self.key_id,
-            {
-                "tenant": _ref(EntityType.TENANT, self.tenant),
-                "roles": sorted(self.roles),
-                "scopes": self.scopes.to_cedar(),
-            },
-            [(EntityType.TENANT, self.tenant)],
-        )
+def principal_entity(principal: Principal) -> dict[str, Any]:
+    """The principal entity; its parent is its tenant."""
+    return _entity(
+        EntityType.PRINCIPAL,
+        principal.key_id,
+        {
+            "tenant": _ref(EntityType.TENANT, principal.tenant),
+            "roles": sorted(principal.roles),
+            "scopes": principal.scopes.to_cedar(),
+        },
+        [(EntityType.TENANT, principal.tenant)],
+    )
 
 
 @dataclass(frozen=True, slots=True)

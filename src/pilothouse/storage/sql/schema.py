@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 metadata = MetaData()
 
@@ -151,4 +151,20 @@ idempotency_keys = Table(
     Column("state", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant", "key"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("prefix", String(32), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("roles", Text, nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("revoked_at", BigInteger),
+    Index("ix_api_keys_tenant", "tenant"),
 )

@@ -19,6 +19,7 @@ from pilothouse.control.policy import (
     ToolEntity,
     cedar,
 )
+from pilothouse.control.policy.entities import principal_entity
 from pilothouse.control.policy.loader import baseline_text
 from pilothouse.control.policy.schema import CEDAR_SCHEMA, RESOURCE_TYPES, parsed_schema
 from pilothouse.control.tool_contract import ToolContract
@@ -46,7 +47,7 @@ def test_a_catalog_and_principals_fit_the_schema(catalog: Catalog) -> None:
         frozenset({"invoke", "approve"}),
         Scopes(agents=frozenset({"faq"}), environments=frozenset({"prod"})),
     )
-    entities = [*catalog.to_cedar(), principal.to_cedar()]
+    entities = [*catalog.to_cedar(), principal_entity(principal)]
     built = cedar.build_entities(entities, parsed_schema())
     assert len(built) == len(entities) + len(Action)  # Cedar adds the schema's actions
 
