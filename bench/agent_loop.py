@@ -75,6 +75,8 @@ RESULTS = BENCH / "results"
 SDK_VENV = BENCH / ".venvs" / "agents-sdk"
 SDK_REQUIREMENTS = ["openai-agents==0.24.0", "aiohttp==3.14.5", "uvloop==0.23.0"]
 AGENT = "bench-desk"
+# Every request is authenticated: the client's key is the server's bootstrap key.
+BENCH_KEY = "phk_bench000_agent-loop-benchmark-key"
 QUESTION = (
     "What is the status of INC-24531 and what should we do about checkout latency? "
     "Check the ticket and search the knowledge base."
@@ -385,7 +387,7 @@ async def pilothouse_server(
         "--log-level",
         "warning",
     ]
-    env = {**os.environ, "BENCH_TOOL_URL": tools_url}
+    env = {**os.environ, "BENCH_TOOL_URL": tools_url, "PILOTHOUSE_ADMIN_KEY": BENCH_KEY}
     log = _open_log(workdir / f"pilothouse-{port}.log")
     proc = await asyncio.create_subprocess_exec(
         *pinned(SUT_CORE, argv), env=env, stdout=log, stderr=subprocess.STDOUT
@@ -498,6 +500,7 @@ async def drive_pilothouse(
     async def one(key: str) -> tuple[float, float]:
         headers = {
             "content-type": "application/json",
+            "authorization": f"Bearer {BENCH_KEY}",
             "traceparent": f"00-{key}-{os.urandom(8).hex()}-01",
         }
         start = time.perf_counter()

@@ -389,7 +389,10 @@ def make_server(name: str, upstream: str, workdir: Path, trial: int) -> Server:
             "--store", f"sqlite:///{data / 'pilothouse.db'}", "--providers-file", str(providers),
             "--workers", "1", "--log-level", "warning",
         ]  # fmt: skip
-        return Server(name, argv, port, SUT_CPU, log_path=log_path)
+        # Authenticated like every client: the load generator's key is the server's
+        # bootstrap key (a digest compare in memory; a stored key adds one indexed read).
+        env = {"PILOTHOUSE_ADMIN_KEY": MASTER_KEY}
+        return Server(name, argv, port, SUT_CPU, env=env, log_path=log_path)
     if name == "minimal":
         argv = [sys.executable, str(BENCH / "minimal_proxy.py"), "--port", str(port)]
         return Server(name, [*argv, "--upstream", upstream], port, SUT_CPU, log_path=log_path)
