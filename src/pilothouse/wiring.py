@@ -22,6 +22,7 @@ from pilothouse.runtime.responses import ResponseService
 from pilothouse.runtime.tools.base import ToolGateway
 from pilothouse.settings import Settings
 from pilothouse.storage.base import JournalStore, ReleaseStore, Store
+from pilothouse.storage.outcomes import OutcomeStore
 from pilothouse.storage.sql.store import SQLStore
 
 
@@ -39,6 +40,7 @@ class Services:
     journal: JournalStore | None = None
     releases: Releases | None = None
     environments: Environments | None = None
+    outcomes: OutcomeStore | None = None
 
     async def start(self) -> None:
         """Open the store (migrating it when needed), then load what agents serve."""
@@ -124,4 +126,5 @@ def build_services(
         journal=journal,
         releases=releases,
         environments=environments,
+        outcomes=getattr(store, "outcomes", None),
     )

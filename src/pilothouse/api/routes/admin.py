@@ -13,8 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pilothouse.api.http import context, json_body, json_response, services
+from pilothouse.api.run_query import run_query
 from pilothouse.errors import InvalidRequest, NotFound
 from pilothouse.runtime.agent import recovery
+from pilothouse.storage.outcomes import run_summary
 
 
 async def get_switches(request: Request) -> Response:
@@ -47,6 +49,16 @@ async def set_switch(request: Request) -> Response:
     return json_response({"target": target, "engaged": engaged, "reason": reason})
 
 
+async def list_runs(request: Request) -> Response:
+    """GET /admin/v1/runs?agent=&status=&since=7d&limit=50: the newest runs first."""
+    found = services(request)
+    if found.outcomes is None:
+        raise NotFound("This store keeps no runs.", code="no_journal")
+    query = run_query(request.query_params)
+    runs = await found.outcomes.find_runs(context(request).tenant, query)
+    return json_response({"object": "list", "data": [run_summary(r) for r in runs]})
+
+
 async def resume(request: Request) -> Response:
     """POST /admin/v1/runs/{run_id}/resume: continue a run from its journal."""
     resource = await services(request).responses.resume(
@@ -76,6 +88,7 @@ async def journal(request: Request) -> Response:
 
 
 routes = [
+    Route("/admin/v1/runs", list_runs, methods=["GET"]),
     Route("/admin/v1/kill-switches", get_switches, methods=["GET"]),
     Route("/admin/v1/kill-switches", set_switch, methods=["POST"]),
     Route("/admin/v1/runs/{run_id}/resume", resume, methods=["POST"]),

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0006"
 
 metadata = MetaData()
 
@@ -151,4 +151,20 @@ idempotency_keys = Table(
     Column("state", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant", "key"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("response_id", String(64), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("score", Float),
+    Column("label", String(64)),
+    Column("comment", Text),
+    Column("principal_id", String(128)),
+    Column("created_at", Float, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Index("ix_feedback_tenant_response", "tenant", "response_id"),
 )
