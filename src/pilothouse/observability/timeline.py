@@ -8,7 +8,8 @@ The tree is plain data (:class:`Node`), rendered as indented text or emitted as 
     │   ├── tool get_ticket_status  ok  35 ms  1 attempt
     │   │   └── attempt 1  ok  35 ms
     │   └── policy call_tool search_kb  deny
-    └── finished  completed
+    ├── limit hit  max_steps  limit_hit
+    └── finished  incomplete (max_steps)
 
 Entries of journal version 1 (no latencies, no attempts) render with what they have.
 """
@@ -69,6 +70,8 @@ def build(run: StoredRun, entries: list[JournalEntry]) -> Node:
             _tool(calls, parent, entry)
         elif entry.kind == ev.RUN_FINISHED:
             _finished(root, entry)
+        elif entry.kind in (ev.LIMIT_HIT, ev.RUN_ERROR):  # they end the run, not a step
+            root.children.append(_other(entry))
         else:
             parent.children.append(_other(entry))
     return root
