@@ -67,7 +67,7 @@ def _journal(server: ServerThread, model: str) -> tuple[str, list[dict[str, Any]
 
 
 def test_one_full_run_matches_the_golden_journal(real_gateway_server: ServerThread) -> None:
-    run_id, entries = _journal(real_gateway_server, "agent:priced")
+    _, entries = _journal(real_gateway_server, "agent:priced")
     assert {e["schema_version"] for e in entries} == {JOURNAL_SCHEMA_VERSION}
     assert all(e["kind"] in events.KINDS for e in entries)
     rendered = _normalise([{k: v for k, v in e.items() if k != "run_id"} for e in entries])
