@@ -71,7 +71,7 @@ def with_store(store_url: str | None, work: Callable[[SQLStore], Awaitable[T]]) 
 def parse_time(text: str | None, param: str) -> float:
     """``--until``: epoch seconds or ISO-8601 (UTC when no offset is given); now if None."""
     if text is None:
-        return time.time()
+        return float(int(time.time()))  # whole seconds: run times are whole seconds
     try:
         return float(text)
     except ValueError:

@@ -55,11 +55,12 @@ def list_runs(
     if not found:
         typer.echo("no runs")
         return
-    typer.echo(f"{'created (UTC)':<21} {'run':<40} {'agent':<24} {'status':<11} duration")
+    width = max(len(run.id) for run in found)
+    typer.echo(f"{'created (UTC)':<21} {'run':<{width}} {'agent':<24} {'status':<11} duration")
     for run in found:
         agent_label = f"{run.agent}@{run.agent_version}"
         typer.echo(
-            f"{iso(run.created_at):<21} {run.id:<40} {agent_label:<24} {run.status:<11} "
+            f"{iso(run.created_at):<21} {run.id:<{width}} {agent_label:<24} {run.status:<11} "
             f"{run.updated_at - run.created_at} s"
         )
 

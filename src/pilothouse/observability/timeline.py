@@ -157,7 +157,8 @@ def _line(node: Node) -> str:
     if node.outcome:
         parts.append(node.outcome)
     if node.latency_ms is not None:
-        parts.append(f"{node.latency_ms:.0f} ms")
+        digits = 1 if node.latency_ms < 10 else 0  # sub-millisecond steps still show
+        parts.append(f"{node.latency_ms:.{digits}f} ms")
     if node.input_tokens is not None or node.output_tokens is not None:
         parts.append(f"in {node.input_tokens or 0} / out {node.output_tokens or 0} tok")
     if node.cost_usd is not None:

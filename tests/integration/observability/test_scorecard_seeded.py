@@ -142,7 +142,7 @@ def test_cli_agent_filter_and_markdown(seeded: tuple[str, str, Scorecard], tmp_p
     result = CliRunner().invoke(app, [*args, "--tenant", tenant, "--store", url, "--out", str(out)])
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    assert "| triage | rel-b | 400 | 99.8% | 2000 ms | 2000 ms | 2000 ms | $0.0020 |" in text
+    assert "| triage | rel-b | 400 | 99.8% | 2000 ms | 2000 ms | 2000 ms | $0.002005 |" in text
     assert "desk" not in text
     assert "## Failure taxonomy" in text and "## Tool error rates" in text
 

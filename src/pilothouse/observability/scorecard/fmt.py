@@ -17,7 +17,9 @@ def ms(value: float | None) -> str:
 
 def usd(value: float | None) -> str:
     """Dollars with enough digits for fractions of a cent."""
-    return "-" if value is None else f"${value:.4f}"
+    if value is None:
+        return "-"
+    return f"${value:.6f}" if abs(value) < 0.01 else f"${value:.4f}"
 
 
 def signed(value: float | None, unit: str = "", scale: float = 1.0, digits: int = 1) -> str:
