@@ -72,8 +72,7 @@ def show_run(
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """One run as a timeline tree: steps, tool calls and attempts, with latency, tokens
-    and cost."""
+    """One run as a timeline tree with per-step latency, tokens and cost."""
 
     async def work(opened: SQLStore) -> timeline.Node:
         run = await opened.journal.get_run(tenant, run_id)
