@@ -26,6 +26,7 @@ from pilothouse.storage.base import JOURNAL_SCHEMA_VERSION, JournalEntry, Stored
 from pilothouse.testing import FakeUpstream, ServerThread
 from tests.conftest import auth_headers, server_settings
 from tests.e2e.agents.conftest import BUNDLE
+from tests.e2e.wire import parse_sse
 
 GOLDEN = Path(__file__).parents[2] / "golden" / "journal_v2_run.json"
 QUESTION = "Check ticket INC-24531 and summarize next action."
@@ -57,24 +58,40 @@ def real_gateway_server(
     thread.stop()
 
 
-def _journal(server: ServerThread, model: str) -> tuple[str, list[dict[str, Any]]]:
+def _journal(
+    server: ServerThread, model: str, stream: bool = False
+) -> tuple[str, list[dict[str, Any]]]:
+    body = {"model": model, "input": QUESTION, "stream": stream}
     with httpx.Client(base_url=server.root_url, headers=auth_headers(), timeout=30) as http:
-        response = http.post("/v1/responses", json={"model": model, "input": QUESTION})
+        response = http.post("/v1/responses", json=body)
         assert response.status_code == 200, response.text
-        run_id = response.json()["id"]
+        if stream:
+            run_id = parse_sse(response.content)[-1]["response"]["id"]
+        else:
+            run_id = response.json()["id"]
         entries = http.get(f"/admin/v1/runs/{run_id}/journal").json()["data"]
     return run_id, entries
+
+
+def _rendered(entries: list[dict[str, Any]]) -> Any:
+    return _normalise([{k: v for k, v in e.items() if k != "run_id"} for e in entries])
 
 
 def test_one_full_run_matches_the_golden_journal(real_gateway_server: ServerThread) -> None:
     _, entries = _journal(real_gateway_server, "agent:priced")
     assert {e["schema_version"] for e in entries} == {JOURNAL_SCHEMA_VERSION}
     assert all(e["kind"] in events.KINDS for e in entries)
-    rendered = _normalise([{k: v for k, v in e.items() if k != "run_id"} for e in entries])
+    rendered = _rendered(entries)
     if os.environ.get("PILOTHOUSE_UPDATE_SNAPSHOTS") == "1":
         GOLDEN.write_bytes(orjson.dumps(rendered, option=orjson.OPT_INDENT_2) + b"\n")
     assert GOLDEN.exists(), "no golden journal; run with PILOTHOUSE_UPDATE_SNAPSHOTS=1"
     assert orjson.loads(GOLDEN.read_bytes()) == rendered
+
+
+def test_a_streamed_run_journals_exactly_the_same(real_gateway_server: ServerThread) -> None:
+    """Same events, usage and cost whether the client streams or not."""
+    _, entries = _journal(real_gateway_server, "agent:priced", stream=True)
+    assert _rendered(entries) == orjson.loads(GOLDEN.read_bytes())
 
 
 def test_every_entry_carries_the_run_context_and_figures(
