@@ -102,3 +102,15 @@ def test_admin_run_list(agent_server: ServerThread, two_runs: list[str]) -> None
             assert bad.status_code == 400
             assert bad.json()["error"]["param"] == param
             assert bad.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_admin_scorecard(agent_server: ServerThread, two_runs: list[str]) -> None:
+    with httpx.Client(base_url=agent_server.root_url, headers=auth_headers()) as http:
+        card = http.get("/admin/v1/scorecard", params={"since": "1h", "agent": "repeater"}).json()
+        assert card["until"] - card["since"] == 3600
+        (total, repeater) = card["groups"]
+        assert (total["agent"], repeater["agent"]) == ("*", "repeater")
+        assert repeater["current"]["runs"] >= 1
+        assert repeater["current"]["failures"]["limit_hit"] == repeater["current"]["runs"]
+        bad = http.get("/admin/v1/scorecard", params={"since": "forever"})
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "since"
