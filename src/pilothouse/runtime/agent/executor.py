@@ -395,7 +395,7 @@ class Executor:
             state.output.append(item)
             state.history.extend(model_view([item]))
             if outcome is not None:
-                record_attempts(self.journal, p.position, outcome)
+                self.journal.attempts(p.position, outcome)
             self.journal.emit(
                 events.tool_completed(
                     p.position,
@@ -460,24 +460,6 @@ class Executor:
             incomplete_details={"reason": reason} if status == "incomplete" else None,
             model=self.model.public_model,
             extension=run_extension(state),
-        )
-
-
-def record_attempts(journal: RunJournal, position: int, result: ToolResult) -> None:
-    """Journal each attempt of a call that reached its tool (``tool.attempt``)."""
-    log = result.attempt_log
-    for index, attempt in enumerate(log):
-        journal.emit(
-            events.tool_attempt(
-                position,
-                result.call.name,
-                attempt.number,
-                attempt.started_at,
-                attempt.latency_s,
-                attempt.error_type,
-                attempt.retryable,
-                retried=index + 1 < len(log),
-            )
         )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from pilothouse.runtime.agent import events
 from pilothouse.runtime.agent.events import Event, EventContext, RunTally
 from pilothouse.runtime.agent.state import RunState
+from pilothouse.runtime.tools.base import ToolResult
 from pilothouse.storage.base import JournalEntry, JournalStore, StoredRun
 
 
@@ -31,6 +32,7 @@ class RunJournal:
         self._pending: list[JournalEntry] = []
         self._unborn: StoredRun | None = None
         self.tally = RunTally()
+        self.closed = False
         self.context = EventContext(
             agent=state.agent.name,
             agent_version=state.agent.version,
@@ -59,14 +61,32 @@ class RunJournal:
             )
         )
 
+    def attempts(self, position: int, result: ToolResult) -> None:
+        """Record each attempt of a call that reached its tool (``tool.attempt``)."""
+        log = result.attempt_log
+        for index, attempt in enumerate(log):
+            self.emit(
+                events.tool_attempt(
+                    position,
+                    result.call.name,
+                    attempt.number,
+                    attempt.started_at,
+                    attempt.latency_s,
+                    attempt.error_type,
+                    attempt.retryable,
+                    retried=index + 1 < len(log),
+                )
+            )
+
     def seed(self, entries: list[JournalEntry]) -> None:
         """Fold a resumed run's earlier entries into the tally."""
         for entry in entries:
             self.tally.observe(entry.kind, entry.payload)
 
     def finished(self, status: str, reason: str | None) -> None:
-        """Record ``run.finished`` with the run's totals and tally."""
+        """Record ``run.finished`` with the run's totals and tally; the journal is closed."""
         state = self.state
+        self.closed = True
         self.emit(
             events.run_finished(
                 status,

@@ -204,9 +204,11 @@ class AgentRunner:
         except (asyncio.CancelledError, GeneratorExit):
             # Cancelled (a background run's cancel, shutdown) or abandoned (the client of a
             # stream went away): close the journal so the run does not look in progress
-            # forever.
-            journal.finished("cancelled", "cancelled")
-            await asyncio.shield(journal.flush(status="cancelled"))
+            # forever. A stream closed after the run finished (its consumer stops at the
+            # final result) is not a cancellation: the run keeps its status.
+            if not journal.closed:
+                journal.finished("cancelled", "cancelled")
+                await asyncio.shield(journal.flush(status="cancelled"))
             raise
 
 
