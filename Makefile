@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test check lint typecheck bench clean
+.PHONY: setup run test check lint typecheck bench scorecard clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ check: lint typecheck test
 bench: setup
 	$(BIN)/python bench/gateway_overhead.py
 	$(BIN)/python bench/agent_loop.py
+
+# The weekly reliability scorecard of the store PILOTHOUSE_STORE names, as one HTML file.
+scorecard: setup
+	$(BIN)/pilothouse scorecard --since 7d --format html --out .artifacts/scorecard.html
 
 clean:
 	rm -rf $(VENV) .pilothouse .pytest_cache .mypy_cache .ruff_cache

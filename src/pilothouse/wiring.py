@@ -25,6 +25,7 @@ from pilothouse.runtime.responses import ResponseService
 from pilothouse.runtime.tools.base import ToolGateway
 from pilothouse.settings import Settings
 from pilothouse.storage.base import JournalStore, KeyStore, ReleaseStore, Store
+from pilothouse.storage.outcomes import OutcomeStore
 from pilothouse.storage.sql.store import SQLStore
 
 
@@ -43,6 +44,7 @@ class Services:
     releases: Releases | None = None
     environments: Environments | None = None
     keys: KeyService | None = None
+    outcomes: OutcomeStore | None = None
 
     async def start(self) -> None:
         """Open the store (migrating it when needed), then load what agents serve."""
@@ -136,6 +138,7 @@ def build_services(
         releases=releases,
         environments=environments,
         keys=keys,
+        outcomes=getattr(store, "outcomes", None),
     )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -12,7 +14,7 @@ import typer
 
 from pilothouse.control.environments import Environments
 from pilothouse.control.releases import Releases
-from pilothouse.errors import PilothouseError
+from pilothouse.errors import InvalidRequest, PilothouseError
 from pilothouse.settings import Settings
 from pilothouse.storage.sql.store import SQLStore
 
@@ -28,7 +30,9 @@ def with_control(
     exit code 1 instead of a traceback.
     """
 
-    async def go(store: SQLStore, settings: Settings) -> T:
+    settings = Settings() if store_url is None else Settings(store=store_url)
+
+    async def go(store: SQLStore) -> T:
         releases = Releases(store.releases, settings.release_cache)
         environments = Environments(store.releases, releases, tuple(settings.environments))
         return await work(releases, environments)
@@ -36,16 +40,16 @@ def with_control(
     return with_store(store_url, go)
 
 
-def with_store(store_url: str | None, work: Callable[[SQLStore, Settings], Awaitable[T]]) -> T:
-    """Open (and migrate) the store, run ``work``, close the store; errors as in
-    :func:`with_control`."""
+def with_store(store_url: str | None, work: Callable[[SQLStore], Awaitable[T]]) -> T:
+    """Open the store (``--store`` or ``PILOTHOUSE_STORE``), run ``work``, close it; a
+    :class:`PilothouseError` ends the command with its message and exit code 1."""
     settings = Settings() if store_url is None else Settings(store=store_url)
 
     async def go() -> T:
         store = SQLStore(settings.store)
         await store.start()
         try:
-            return await work(store, settings)
+            return await work(store)
         finally:
             await store.close()
 
@@ -54,6 +58,25 @@ def with_store(store_url: str | None, work: Callable[[SQLStore, Settings], Await
     except PilothouseError as exc:
         typer.echo(f"error: {exc.message} ({exc.code})", err=True)
         raise typer.Exit(1) from None
+
+
+def parse_time(text: str | None, param: str) -> float:
+    """``--until``: epoch seconds or ISO-8601 (UTC when no offset is given); now if None."""
+    if text is None:
+        return float(int(time.time()))  # whole seconds: run times are whole seconds
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(
+            f"'{text}' is neither epoch seconds nor an ISO-8601 time.", param=param
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def actor(given: str | None) -> str:

@@ -27,9 +27,9 @@ Store = Annotated[
 ]
 
 
-def _service(store: SQLStore, settings: Settings) -> KeyService:
-    pepper = settings.key_pepper.get_secret_value() if settings.key_pepper else None
-    return KeyService(store.keys, pepper=pepper)
+def _service(store: SQLStore) -> KeyService:
+    pepper = Settings().key_pepper
+    return KeyService(store.keys, pepper=pepper.get_secret_value() if pepper else None)
 
 
 @keys_app.command("create")
@@ -53,8 +53,8 @@ def create(
     """Create a key and print it: this is the only time it is shown."""
     scopes = Scopes(_names(agents), _names(tools), _names(environments))
 
-    async def work(sql: SQLStore, settings: Settings) -> dict[str, object]:
-        key, record = await _service(sql, settings).create(
+    async def work(sql: SQLStore) -> dict[str, object]:
+        key, record = await _service(sql).create(
             tenant, role, scopes, name, f"cli:{getpass.getuser()}"
         )
         return {**public_view(record), "key": key}
@@ -69,8 +69,8 @@ def list_keys(
 ) -> None:
     """List keys (prefix, roles, scopes, revocation; never the key or its digest)."""
 
-    async def work(sql: SQLStore, settings: Settings) -> list[dict[str, object]]:
-        return [public_view(k) for k in await _service(sql, settings).list(tenant)]
+    async def work(sql: SQLStore) -> list[dict[str, object]]:
+        return [public_view(k) for k in await _service(sql).list(tenant)]
 
     emit(with_store(store, work))
 
@@ -82,8 +82,8 @@ def revoke(
 ) -> None:
     """Revoke a key; servers refuse it from their next request on."""
 
-    async def work(sql: SQLStore, settings: Settings) -> dict[str, object]:
-        return public_view(await _service(sql, settings).revoke(key_id, None))
+    async def work(sql: SQLStore) -> dict[str, object]:
+        return public_view(await _service(sql).revoke(key_id, None))
 
     emit(with_store(store, work))
 

@@ -12,6 +12,8 @@ import typer
 from pilothouse.cli.contracts import contracts_app
 from pilothouse.cli.keys import keys_app
 from pilothouse.cli.release import bundle_app, env_app, release_app
+from pilothouse.cli.runs import runs_app
+from pilothouse.cli.scorecard import scorecard
 from pilothouse.settings import Settings
 
 app = typer.Typer(
@@ -32,6 +34,8 @@ app.add_typer(env_app, name="env")
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(keys_app, name="keys")
+app.add_typer(runs_app, name="runs")
+app.command()(scorecard)
 
 
 @app.command()

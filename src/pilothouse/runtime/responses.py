@@ -138,7 +138,10 @@ class ResponseService:
         response_id = ids.new_id(ids.RESPONSE)
         history, root = await self._history(request, context.tenant)
         sticky = request.conversation_id or root or response_id
-        model, resolved, instructions = self._route(request, response_id, context.tenant, sticky)
+        principal = context.principal.key_id if context.principal is not None else None
+        model, resolved, instructions = self._route(
+            request, response_id, context.tenant, sticky, principal
+        )
         return Turn(
             id=response_id,
             created_at=int(time.time()),
@@ -152,7 +155,12 @@ class ResponseService:
         )
 
     def _route(
-        self, request: CreateResponse, response_id: str, tenant: str, sticky: str
+        self,
+        request: CreateResponse,
+        response_id: str,
+        tenant: str,
+        sticky: str,
+        principal_id: str | None = None,
     ) -> tuple[str, Resolved, str | list[Item] | None]:
         """The model name to echo, what serves it, and the instructions to send.
 
@@ -179,6 +187,7 @@ class ResponseService:
             tenant=tenant,
             requested_limits=_requested_limits(request),
             request_body=request.model_dump(exclude_none=True),
+            principal_id=principal_id,
         )
         return target.model, Resolved(runner, target.agent.model), request.instructions
 

@@ -174,7 +174,9 @@ class Store(Protocol):
         ...
 
 
-JOURNAL_SCHEMA_VERSION = 1
+# 2: payloads are built by runtime/agent/events.py (context stamped on every entry,
+# tool.attempt entries, summaries on run.finished); version 1 entries are still read.
+JOURNAL_SCHEMA_VERSION = 2
 RUN_SCHEMA_VERSION = 1
 
 

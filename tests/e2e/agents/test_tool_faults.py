@@ -221,3 +221,27 @@ def test_resume_after_crash_between_intent_and_result(
     entries = server.run(journal.read(run.id))  # type: ignore[attr-defined]
     completed = [e for e in entries if e.kind == "tool.completed"]  # type: ignore[attr-defined]
     assert orjson.loads(completed[0].payload["item"]["output"])["note_id"] == "N-1"
+
+
+def test_each_attempt_is_journaled(
+    fault_server: tuple[ServerThread, CrashingGateway],
+    faults: openai.OpenAI,
+    tool_server: FaultyToolServer,
+) -> None:
+    tool_server.fail("status", times=2, status=503)
+    response = faults.responses.create(model="agent:single", input=NOTE)
+    with httpx.Client(headers=auth_headers(), base_url=fault_server[0].root_url) as http:
+        entries = http.get(f"/admin/v1/runs/{response.id}/journal").json()["data"]
+    attempts = [e["payload"] for e in entries if e["kind"] == "tool.attempt"]
+    assert [(a["attempt"], a["outcome"], a["retryable"], a["retried"]) for a in attempts] == [
+        (1, "error", True, True),
+        (2, "error", True, True),
+        (3, "ok", False, False),
+    ]
+    assert attempts[0]["error_type"] and attempts[0]["error_type"] == attempts[1]["error_type"]
+    assert attempts[2]["error_type"] is None
+    assert all(a["latency_ms"] >= 0 and a["started_at"] > 0 for a in attempts)
+    assert [a["started_at"] for a in attempts] == sorted(a["started_at"] for a in attempts)
+    finished = next(e["payload"] for e in entries if e["kind"] == "run.finished")
+    (tool,) = finished["tools"].values()
+    assert tool == {"calls": 1, "errors": 0, "attempts": 3}

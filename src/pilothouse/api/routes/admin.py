@@ -6,6 +6,7 @@ Paths live under ``/admin/v1`` and need a key with the ``operate`` role
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 
 from starlette.requests import Request
@@ -13,8 +14,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pilothouse.api.http import context, json_body, json_response, services
+from pilothouse.api.run_query import run_query
 from pilothouse.errors import InvalidRequest, NotFound
+from pilothouse.observability.scorecard.build import load_scorecard, parse_duration
 from pilothouse.runtime.agent import recovery
+from pilothouse.storage.outcomes import run_summary
 
 
 async def get_switches(request: Request) -> Response:
@@ -47,6 +51,32 @@ async def set_switch(request: Request) -> Response:
     return json_response({"target": target, "engaged": engaged, "reason": reason})
 
 
+async def list_runs(request: Request) -> Response:
+    """GET /admin/v1/runs?agent=&status=&since=7d&limit=50: the newest runs first."""
+    found = services(request)
+    if found.outcomes is None:
+        raise NotFound("This store keeps no runs.", code="no_journal")
+    query = run_query(request.query_params)
+    runs = await found.outcomes.find_runs(context(request).tenant, query)
+    return json_response({"object": "list", "data": [run_summary(r) for r in runs]})
+
+
+async def scorecard(request: Request) -> Response:
+    """GET /admin/v1/scorecard?since=7d&agent=: the scorecard of the window ending now."""
+    found = services(request)
+    if found.outcomes is None:
+        raise NotFound("This store keeps no runs.", code="no_journal")
+    span = parse_duration(request.query_params.get("since", "7d"))
+    card = await load_scorecard(
+        found.outcomes,
+        context(request).tenant,
+        span,
+        float(int(time.time())),
+        request.query_params.get("agent") or None,
+    )
+    return json_response(card.to_dict())
+
+
 async def resume(request: Request) -> Response:
     """POST /admin/v1/runs/{run_id}/resume: continue a run from its journal."""
     resource = await services(request).responses.resume(
@@ -76,6 +106,8 @@ async def journal(request: Request) -> Response:
 
 
 routes = [
+    Route("/admin/v1/runs", list_runs, methods=["GET"]),
+    Route("/admin/v1/scorecard", scorecard, methods=["GET"]),
     Route("/admin/v1/kill-switches", get_switches, methods=["GET"]),
     Route("/admin/v1/kill-switches", set_switch, methods=["POST"]),
     Route("/admin/v1/runs/{run_id}/resume", resume, methods=["POST"]),

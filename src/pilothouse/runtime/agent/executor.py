@@ -12,6 +12,7 @@ treat an agent exactly like a model provider.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from pilothouse.errors import PilothouseError
 from pilothouse.protocol import items as wire
 from pilothouse.protocol.events import item_events
 from pilothouse.protocol.ids import new_id
-from pilothouse.runtime.agent import limits
+from pilothouse.runtime.agent import events, limits
 from pilothouse.runtime.agent.cost import DEFAULT_OUTPUT_CAP, CostMeter
 from pilothouse.runtime.agent.journal import RunJournal
 from pilothouse.runtime.agent.limits import LimitHit
@@ -135,10 +136,11 @@ class Executor:
         if hit is not None:
             yield Stop("incomplete", hit)
             return
-        self.journal.record("model.started", model=self.model.upstream_model, reserved_usd=worst)
+        self.journal.emit(events.model_started(self.model.upstream_model, worst))
         await self.journal.flush()
         state.step += 1
         result: ModelResult | None = None
+        began = time.monotonic()
         try:
             async for event in self._call_model(request, live):
                 if isinstance(event, ModelResult):
@@ -156,12 +158,20 @@ class Executor:
             )
             return
         except PilothouseError as exc:
-            self.journal.record("model.failed", code=exc.code, message=exc.message)
-            self.journal.record("run.finished", status="failed", reason=exc.code)
+            self.journal.emit(
+                events.model_failed(
+                    self.model.upstream_model,
+                    exc.code,
+                    exc.message,
+                    type(exc).__name__,
+                    time.monotonic() - began,
+                )
+            )
+            self.journal.finished("failed", exc.code)
             await self.journal.flush(status="failed")
             raise
         assert result is not None
-        self._settle(result, price)
+        self._settle(result, price, time.monotonic() - began)
         pending, client_calls = self._resolve(result)
         if result.status != "completed":
             reason = (result.incomplete_details or {}).get("reason", result.status)
@@ -198,18 +208,21 @@ class Executor:
             )
         return hit
 
-    def _settle(self, result: ModelResult, price: ModelPrice | None) -> None:
+    def _settle(self, result: ModelResult, price: ModelPrice | None, latency_s: float) -> None:
         """Account the call's usage and actual cost, and journal its output."""
         state = self.state
         cost = price.cost(result.usage or {}) if price else 0.0
         state.cost_usd = round(state.cost_usd + cost, 9)
         state.add_usage(result.usage)
-        self.journal.record(
-            "model.completed",
-            output=result.output,
-            usage=result.usage,
-            cost_usd=cost,
-            status=result.status,
+        self.journal.emit(
+            events.model_completed(
+                self.model.upstream_model,
+                result.output,
+                result.usage,
+                cost,
+                result.status,
+                latency_s,
+            )
         )
 
     def _before_acting(self, pending: list[PendingCall]) -> Stop | None:
@@ -247,7 +260,7 @@ class Executor:
             "error": None,
         }
         state.output.append(item)
-        self.journal.record("tools.listed", item=item)
+        self.journal.emit(events.tools_listed(item))
         return list(item_events(item, len(state.output) - 1)) if live else []
 
     def _prepare_turn(self) -> ModelRequest:
@@ -340,15 +353,16 @@ class Executor:
             yield hit
             return
         for p in pending:
-            self.journal.record(
-                "tool.intent",
-                position=p.position,
-                item_id=p.item_id,
-                name=p.name,
-                arguments=p.arguments,
-                call_id=p.call.call_id if p.call else None,
-                idempotency_key=p.call.idempotency_key if p.call else None,
-                parse_error=p.parse_error,
+            self.journal.emit(
+                events.tool_intent(
+                    p.position,
+                    p.item_id,
+                    p.name,
+                    p.arguments,
+                    p.call.call_id if p.call else None,
+                    p.call.idempotency_key if p.call else None,
+                    p.parse_error,
+                )
             )
         await self.journal.flush()
         async for event in self.run_calls(pending, live):
@@ -380,15 +394,19 @@ class Executor:
             item = self._mcp_item(p, outcome)
             state.output.append(item)
             state.history.extend(model_view([item]))
-            self.journal.record(
-                "tool.completed",
-                position=p.position,
-                item=item,
-                idempotency_key=p.call.idempotency_key if p.call else None,
-                result=outcome.output if outcome else None,
-                error=outcome.error if outcome else None,
-                attempts=outcome.attempts if outcome else 0,
-                latency_s=outcome.latency_s if outcome else 0.0,
+            if outcome is not None:
+                self.journal.attempts(p.position, outcome)
+            self.journal.emit(
+                events.tool_completed(
+                    p.position,
+                    p.name,
+                    item,
+                    p.call.idempotency_key if p.call else None,
+                    outcome.output if outcome else None,
+                    outcome.error if outcome else None,
+                    outcome.attempts if outcome else 0,
+                    outcome.latency_s if outcome else 0.0,
+                )
             )
             if live:
                 for event in _call_finished(item, base + offset):
@@ -427,19 +445,13 @@ class Executor:
             reason = hit.reason
             message = wire.assistant_message(limits.final_message(hit))
             state.output.append(message)
-            self.journal.record("limit.hit", reason=hit.reason, message=hit.message)
+            self.journal.emit(events.limit_hit(hit.reason, hit.message))
             if live:
                 for event in item_events(message, len(state.output) - 1):
                     yield event
         state.status = status
         state.incomplete_reason = reason if status == "incomplete" else None
-        self.journal.record(
-            "run.finished",
-            status=status,
-            reason=state.incomplete_reason,
-            usage=state.usage(),
-            cost_usd=state.cost_usd,
-        )
+        self.journal.finished(status, state.incomplete_reason)
         await self.journal.flush(status=status)
         yield ModelResult(
             output=state.output,

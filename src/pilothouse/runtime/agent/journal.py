@@ -5,6 +5,10 @@ The executor records as it goes and calls :meth:`RunJournal.flush` before each m
 and before each batch of tool calls, so one transaction carries the previous step's
 results together with the next step's intent. A journal without a store (replay) records
 nothing.
+
+Every entry is stamped with the run's :class:`~.events.EventContext` and folded into a
+:class:`~.events.RunTally`, so that ``run.finished`` can summarise the run; payloads are
+built by :mod:`.events`, which documents each kind.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pilothouse.runtime.agent import events
+from pilothouse.runtime.agent.events import Event, EventContext, RunTally
 from pilothouse.runtime.agent.state import RunState
+from pilothouse.runtime.tools.base import ToolResult
 from pilothouse.storage.base import JournalEntry, JournalStore, StoredRun
 
 
@@ -24,9 +31,23 @@ class RunJournal:
         self.state = state
         self._pending: list[JournalEntry] = []
         self._unborn: StoredRun | None = None
+        self.tally = RunTally()
+        self.closed = False
+        self.context = EventContext(
+            agent=state.agent.name,
+            agent_version=state.agent.version,
+            release_id=state.release_id,
+            principal_id=state.principal_id,
+            request_id=state.headers.get("x-request-id") or None,
+        )
+
+    def emit(self, event: Event) -> None:
+        """Buffer one event (built by :mod:`.events`) for the current step."""
+        self.record(event.kind, **event.payload)
 
     def record(self, kind: str, **payload: Any) -> None:
-        """Buffer one entry for the current step."""
+        """Buffer one entry for the current step, stamped with the run's context."""
+        self.tally.observe(kind, payload)
         if self.store is None:
             return
         self._pending.append(
@@ -36,7 +57,45 @@ class RunJournal:
                 kind=kind,
                 step=self.state.step,
                 at=time.time(),
-                payload=payload,
+                payload=self.context.stamp(payload),
+            )
+        )
+
+    def attempts(self, position: int, result: ToolResult) -> None:
+        """Record each attempt of a call that reached its tool (``tool.attempt``)."""
+        log = result.attempt_log
+        for index, attempt in enumerate(log):
+            self.emit(
+                events.tool_attempt(
+                    position,
+                    result.call.name,
+                    attempt.number,
+                    attempt.started_at,
+                    attempt.latency_s,
+                    attempt.error_type,
+                    attempt.retryable,
+                    retried=index + 1 < len(log),
+                )
+            )
+
+    def seed(self, entries: list[JournalEntry]) -> None:
+        """Fold a resumed run's earlier entries into the tally."""
+        for entry in entries:
+            self.tally.observe(entry.kind, entry.payload)
+
+    def finished(self, status: str, reason: str | None) -> None:
+        """Record ``run.finished`` with the run's totals and tally; the journal is closed."""
+        state = self.state
+        self.closed = True
+        self.emit(
+            events.run_finished(
+                status,
+                reason,
+                state.usage(),
+                state.cost_usd,
+                time.time() - state.started_at,
+                self.tally,
+                state.step,
             )
         )
 
@@ -57,7 +116,7 @@ class RunJournal:
         transaction as the first step's intent (one commit instead of two)."""
         if self.store is None:
             return
-        self.record("run.started", agent=self.state.agent.name, model=self.state.model)
+        self.emit(events.run_started(self.state.model))
         now = int(time.time())
         self._unborn = StoredRun(
             id=self.state.run_id,

@@ -65,6 +65,7 @@ def initial_state(run: StoredRun, spec: dict[str, Any], limits: Limits | None = 
         release_id=spec.get("release_id"),
         environment=spec.get("environment"),
         tool_budget=tool_budget(limits),
+        principal_id=spec.get("principal_id"),
     )
 
 
@@ -195,12 +196,14 @@ async def resume(
         return final_result(state, rebuilt.finished), spec
     resolved = runtime.router.resolve_chain([state.agent.model, *state.agent.fallbacks])
     model = BoundModel(resolved.provider, resolved.upstream_model, state.agent.model)
+    journal_of_run = RunJournal(runtime.journal, state)
+    journal_of_run.seed(entries)
     executor = Executor(
         state,
         model,
         runtime.gateway,
         CostMeter(runtime.pricing, state.limits.max_cost_usd),
-        RunJournal(runtime.journal, state),
+        journal_of_run,
         runtime.switches,
     )
     result: ModelResult | None = None

@@ -58,6 +58,7 @@ class AgentRuntime:
         tenant: str,
         requested_limits: dict[str, Any],
         request_body: dict[str, Any] | None = None,
+        principal_id: str | None = None,
     ) -> AgentRunner:
         """A runner for one run; checks what must hold before anything runs."""
         assert target.agent is not None
@@ -81,7 +82,9 @@ class AgentRuntime:
         meter.require_prices([agent.model, *agent.fallbacks])
         resolved = self.router.resolve_chain([agent.model, *agent.fallbacks])
         model = BoundModel(resolved.provider, resolved.upstream_model, agent.model)
-        return AgentRunner(self, target, run_id, tenant, limits, meter, model, request_body or {})
+        return AgentRunner(
+            self, target, run_id, tenant, limits, meter, model, request_body or {}, principal_id
+        )
 
 
 class AgentRunner:
@@ -100,6 +103,7 @@ class AgentRunner:
         meter: CostMeter,
         model: BoundModel,
         request_body: dict[str, Any],
+        principal_id: str | None = None,
     ) -> None:
         self.runtime = runtime
         self.target = target
@@ -109,6 +113,7 @@ class AgentRunner:
         self.meter = meter
         self.model = model
         self.request_body = request_body
+        self.principal_id = principal_id
 
     async def complete(self, request: ModelRequest) -> ModelResult:
         """Run to the end without stream events."""
@@ -183,6 +188,7 @@ class AgentRunner:
             release_id=self.runtime.release_id,
             environment=self.runtime.environment,
             tool_budget=tool_budget(limits),
+            principal_id=self.principal_id,
         )
 
     async def _run(self, request: ModelRequest, live: bool) -> AsyncGenerator[Any, None]:
@@ -198,15 +204,11 @@ class AgentRunner:
         except (asyncio.CancelledError, GeneratorExit):
             # Cancelled (a background run's cancel, shutdown) or abandoned (the client of a
             # stream went away): close the journal so the run does not look in progress
-            # forever.
-            journal.record(
-                "run.finished",
-                status="cancelled",
-                reason="cancelled",
-                usage=state.usage(),
-                cost_usd=state.cost_usd,
-            )
-            await asyncio.shield(journal.flush(status="cancelled"))
+            # forever. A stream closed after the run finished (its consumer stops at the
+            # final result) is not a cancellation: the run keeps its status.
+            if not journal.closed:
+                journal.finished("cancelled", "cancelled")
+                await asyncio.shield(journal.flush(status="cancelled"))
             raise
 
 
@@ -228,6 +230,7 @@ def run_spec(state: RunState, request_body: dict[str, Any], public_model: str) -
             "headers": state.headers,
             "model": state.model,
             "started_at": state.started_at,
+            "principal_id": state.principal_id,
         }
     ).decode()
 

@@ -36,6 +36,7 @@ class RunState:
         client_tools: Function tools the client declared (run by the client).
         options: Model options to forward (temperature, text format …).
         headers: Correlation headers for model and tool calls.
+        principal_id: The API key id that started the run (never the key), for the journal.
     """
 
     run_id: str
@@ -64,6 +65,7 @@ class RunState:
     seq: int = 0
     tools_listed: bool = False
     release_id: str | None = None
+    principal_id: str | None = None
     environment: str | None = None
     status: str = "in_progress"
     incomplete_reason: str | None = None

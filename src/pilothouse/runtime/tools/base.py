@@ -70,6 +70,25 @@ class ToolFailure(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt that reached the adapter, for the journal's ``tool.attempt`` events.
+
+    Attributes:
+        number: 1 for the first attempt.
+        started_at: Epoch seconds when it was sent.
+        latency_s: How long it took (gateway clock).
+        error_type: The failure's code (``timeout``, ``http_503`` …), None on success.
+        retryable: Whether the failure was one a retry could mend.
+    """
+
+    number: int
+    started_at: float
+    latency_s: float
+    error_type: str | None = None
+    retryable: bool = False
+
+
 @dataclass(slots=True)
 class ToolResult:
     """What a call came to, for the model and the journal.
@@ -85,6 +104,7 @@ class ToolResult:
     error: dict[str, str] | None = None
     attempts: int = 0
     latency_s: float = 0.0
+    attempt_log: list[Attempt] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -43,6 +44,7 @@ from typing import Any
 from pilothouse.control.agent import RetryBudget
 from pilothouse.control.tool_contract import ToolContract
 from pilothouse.runtime.tools.base import (
+    Attempt,
     RunToolBudget,
     ToolAdapter,
     ToolCall,
@@ -175,7 +177,7 @@ class DefaultToolGateway:
         self, call: ToolCall, contract: ToolContract, budget: RunToolBudget, window: ToolTimeWindow
     ) -> ToolResult:
         """Run the call through its wrappers; ``attempts`` counts those that were sent."""
-        sent = _SentAttempts(self._attempt_chains[contract.name])
+        sent = _SentAttempts(self._attempt_chains[contract.name], self._clock)
         chain = self._chain(contract, sent, budget, window)
         started = self._clock.now()
         try:
@@ -192,17 +194,25 @@ class DefaultToolGateway:
                     "attempts": sent.count,
                 },
             )
-            return _failed(
+            failed = _failed(
                 call, failure.code, failure.message, sent.count, self._clock.now() - started
             )
+            failed.attempt_log = sent.log
+            return failed
         except Exception as exc:  # a bug in a wrapper must not take the run down
             logger.exception(
                 "tool gateway error", extra={"tool": call.name, "call_id": call.call_id}
             )
             message = f"The tool call failed inside the gateway ({type(exc).__name__})."
-            return _failed(call, "tool_error", message, sent.count, self._clock.now() - started)
+            failed = _failed(call, "tool_error", message, sent.count, self._clock.now() - started)
+            failed.attempt_log = sent.log
+            return failed
         return ToolResult(
-            call=call, output=output, attempts=sent.count, latency_s=self._clock.now() - started
+            call=call,
+            output=output,
+            attempts=sent.count,
+            latency_s=self._clock.now() - started,
+            attempt_log=sent.log,
         )
 
     def _chain(
@@ -231,16 +241,26 @@ class DefaultToolGateway:
 
 
 class _SentAttempts:
-    """Counts the attempts of one call that reached the adapter (not those a breaker or
-    the time budget refused), for ``ToolResult.attempts``."""
+    """Counts and times the attempts of one call that reached the adapter (not those a
+    breaker or the time budget refused), for ``ToolResult.attempts`` and ``attempt_log``."""
 
-    def __init__(self, inner: ToolAdapter) -> None:
+    def __init__(self, inner: ToolAdapter, clock: Clock) -> None:
         self._inner = inner
+        self._clock = clock
         self.count = 0
+        self.log: list[Attempt] = []
 
     async def invoke(self, call: ToolCall, timeout_s: float) -> Any:
         self.count += 1
-        return await self._inner.invoke(call, timeout_s)
+        number, began, wall = self.count, self._clock.now(), time.time()
+        try:
+            output = await self._inner.invoke(call, timeout_s)
+        except ToolFailure as failure:
+            took = self._clock.now() - began
+            self.log.append(Attempt(number, wall, took, failure.code, failure.retryable))
+            raise
+        self.log.append(Attempt(number, wall, self._clock.now() - began))
+        return output
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0006"
 
 metadata = MetaData()
 
@@ -167,4 +167,20 @@ api_keys = Table(
     Column("created_by", String(256), nullable=False),
     Column("revoked_at", BigInteger),
     Index("ix_api_keys_tenant", "tenant"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("response_id", String(64), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("score", Float),
+    Column("label", String(64)),
+    Column("comment", Text),
+    Column("principal_id", String(128)),
+    Column("created_at", Float, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Index("ix_feedback_tenant_response", "tenant", "response_id"),
 )

@@ -25,6 +25,7 @@ from pilothouse.storage.base import (
 from pilothouse.storage.sql import migrate
 from pilothouse.storage.sql.journal_store import SQLJournalStore
 from pilothouse.storage.sql.key_store import SQLKeyStore
+from pilothouse.storage.sql.outcome_store import SQLOutcomeStore
 from pilothouse.storage.sql.release_store import SQLReleaseStore
 from pilothouse.storage.sql.runner import AsyncEngineRunner, SqlRunner, ThreadedRunner
 from pilothouse.storage.sql.schema import (
@@ -76,6 +77,7 @@ class SQLStore:
         self.journal = SQLJournalStore(self.runner)
         self.releases = SQLReleaseStore(self.runner)
         self.keys = SQLKeyStore(self.runner)
+        self.outcomes = SQLOutcomeStore(self.runner)
 
     async def start(self) -> None:
         """Migrate to the newest schema revision (a no-op when already there)."""
