@@ -12,16 +12,20 @@ from typing import Any
 from pilothouse.control.bundle import Bundle, load_bundle
 from pilothouse.control.environments import Environments
 from pilothouse.control.releases import Releases
+from pilothouse.observability.redaction.boundary import DataBoundary
+from pilothouse.observability.redaction.sources import provider_secrets, tool_secrets
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.agent.source import AgentSource, BundleSource, ReleaseSource
 from pilothouse.runtime.agent.switches import SwitchBoard
 from pilothouse.runtime.conversations import ConversationService
+from pilothouse.runtime.guardrails import ReleaseGuardrails
 from pilothouse.runtime.providers.factory import build_router
 from pilothouse.runtime.providers.router import ModelRouter
 from pilothouse.runtime.responses import ResponseService
 from pilothouse.runtime.tools.base import ToolGateway
 from pilothouse.settings import Settings
 from pilothouse.storage.base import JournalStore, ReleaseStore, Store
+from pilothouse.storage.redacting import RedactingStore
 from pilothouse.storage.sql.store import SQLStore
 
 
@@ -39,11 +43,15 @@ class Services:
     journal: JournalStore | None = None
     releases: Releases | None = None
     environments: Environments | None = None
+    boundary: DataBoundary | None = None
 
     async def start(self) -> None:
-        """Open the store (migrating it when needed), then load what agents serve."""
+        """Open the store (migrating it when needed), then load what agents serve; from
+        then on, the handlers of our logs redact."""
         await self.store.start()
         await self.agents.start()
+        if self.boundary is not None:
+            self.boundary.install_log_filter()
 
     async def close(self) -> None:
         """Stop running responses, then close agents' tools, providers and the store."""
@@ -51,6 +59,8 @@ class Services:
         await self.agents.close()
         await self.router.aclose()
         await self.store.close()
+        if self.boundary is not None:
+            self.boundary.remove_log_filter()
 
 
 def build_services(
@@ -75,10 +85,11 @@ def build_services(
             a credential it passes.
         gateway: A tool gateway to use instead of one built from the bundle's contracts.
     """
-    if store is None:
-        store = SQLStore(settings.store)
+    boundary = DataBoundary()
+    providers, routes = settings.resolved_providers()
+    boundary.register(provider_secrets(providers), "a model provider")
+    store = RedactingStore(store if store is not None else SQLStore(settings.store), boundary)
     if router is None:
-        providers, routes = settings.resolved_providers()
         router = build_router(providers, routes, azure_credential)
     journal: JournalStore | None = getattr(store, "journal", None)
     release_store: ReleaseStore | None = getattr(store, "releases", None)
@@ -91,8 +102,19 @@ def build_services(
         from pilothouse.runtime.tools.factory import build_gateway
 
         tools = gateway if gateway is not None else build_gateway(bundle.tools, bundle.root)
+        guarded, guardrails = _data_boundaries(
+            boundary, bundle, tools, environment in (None, settings.environment)
+        )
         return AgentRuntime(
-            router, tools, bundle.pricing, bundle.tools, journal, switches, release_id, environment
+            router,
+            guarded,
+            bundle.pricing,
+            bundle.tools,
+            journal,
+            switches,
+            release_id,
+            environment,
+            guardrails,
         )
 
     releases = environments = None
@@ -124,4 +146,21 @@ def build_services(
         journal=journal,
         releases=releases,
         environments=environments,
+        boundary=boundary,
     )
+
+
+def _data_boundaries(
+    boundary: DataBoundary, bundle: Bundle, gateway: ToolGateway, serves_default: bool
+) -> tuple[ToolGateway, ReleaseGuardrails]:
+    """A release's data boundaries: its tools' secrets registered, its redaction policy in
+    force when it is what the process serves by default, its tools behind the data-flow
+    check, and its content filters compiled."""
+    from pilothouse.runtime.tools.data_flow import DataFlowGateway
+
+    boundary.register(tool_secrets(bundle.tools.values()), "a tool binding")
+    if serves_default:
+        boundary.use_policy(bundle.redaction)
+    own = {name: a.guardrails for name, a in bundle.agents.items() if a.guardrails is not None}
+    guardrails = ReleaseGuardrails(bundle.guardrails, own)
+    return DataFlowGateway(gateway, bundle.tools, boundary.classify), guardrails

@@ -35,6 +35,7 @@ from pilothouse.runtime.agent import recovery
 from pilothouse.runtime.agent.source import AgentSource, BundleSource
 from pilothouse.runtime.live import EventHub, LiveRegistry, LiveRun
 from pilothouse.runtime.providers.base import Item, ModelResult
+from pilothouse.runtime.providers.filtered import for_plain_request
 from pilothouse.runtime.providers.router import ModelRouter, Resolved
 from pilothouse.runtime.turn import RequestContext, Turn
 from pilothouse.storage.base import ItemPage, JournalStore, Store
@@ -161,6 +162,7 @@ class ResponseService:
         """
         served = self.agents.pick(request, sticky)
         target = served.directory.resolve(request)
+        filters = served.runtime.plain_filters() if served.runtime is not None else None
         if target is None:
             if not request.model:
                 raise InvalidRequest(
@@ -168,9 +170,11 @@ class ResponseService:
                     param="model",
                     code="missing_required_parameter",
                 )
-            return request.model, self.router.resolve(request.model), request.instructions
+            resolved = for_plain_request(self.router.resolve(request.model), filters)
+            return request.model, resolved, request.instructions
         if target.agent is None:
-            return target.model, self.router.resolve(target.model), target.instructions
+            resolved = for_plain_request(self.router.resolve(target.model), filters)
+            return target.model, resolved, target.instructions
         if served.runtime is None:
             raise NotFound("No agent bundle is loaded.", param="model", code="agent_not_found")
         runner = served.runtime.runner(
