@@ -13,7 +13,7 @@ agent may replace them with its own (``guardrails:`` in ``agents/<name>.yaml``):
     models: true                         # also filter plain (non-agent) model requests
 
 Rule kinds: ``blocklist`` (terms, case-insensitive unless ``case_sensitive``; a term
-matches at word boundaries), ``regex`` (Python syntax, searched), ``length``
+matches at word boundaries, any run of whitespace matching the spaces between its words), ``regex`` (Python syntax, searched), ``length``
 (``min_chars``/``max_chars`` of the text), ``json_schema`` (the text must be JSON that
 validates; for output, checked on the model's final message text) and ``classifier``
 (an import path ``module:function`` to a callable ``(text, stage) -> verdict``, sync or

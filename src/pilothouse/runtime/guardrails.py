@@ -86,7 +86,7 @@ class _Compiled:
         self._pattern: re.Pattern[str] | None = None
         self._schema: jsonschema_rs.Validator | None = None
         if isinstance(rule, BlocklistRule):
-            words = "|".join(re.escape(term.strip()) for term in rule.terms)
+            words = "|".join(r"\s+".join(map(re.escape, term.split())) for term in rule.terms)
             flags = 0 if rule.case_sensitive else re.IGNORECASE
             self._pattern = re.compile(rf"(?<!\w)(?:{words})(?!\w)", flags)
         elif isinstance(rule, RegexRule):
