@@ -13,12 +13,13 @@ agent may replace them with its own (``guardrails:`` in ``agents/<name>.yaml``):
     models: true                         # also filter plain (non-agent) model requests
 
 Rule kinds: ``blocklist`` (terms, case-insensitive unless ``case_sensitive``; a term
-matches at word boundaries, any run of whitespace matching the spaces between its words), ``regex`` (Python syntax, searched), ``length``
-(``min_chars``/``max_chars`` of the text), ``json_schema`` (the text must be JSON that
-validates; for output, checked on the model's final message text) and ``classifier``
-(an import path ``module:function`` to a callable ``(text, stage) -> verdict``, sync or
-async, where a falsy verdict passes and anything else — ``True`` or a reason string —
-blocks). Every rule may carry a ``name`` used in the journal (default ``<type>#<n>``).
+matches at word boundaries, any run of whitespace matching the spaces between its words),
+``regex`` (Python syntax, searched), ``length`` (``min_chars``/``max_chars`` of the
+text), ``json_schema`` (the text must be JSON that validates; for output, checked on the
+model's final message text) and ``classifier`` (an import path ``module:function`` to a
+callable ``(text, stage) -> verdict``, sync or async, where a falsy verdict passes and
+anything else — ``True`` or a reason string — blocks). Every rule may carry a ``name``
+used in the journal (default ``<stage>.<type>#<n>``, such as ``output.regex#2``).
 
 This module only describes and validates; :mod:`pilothouse.runtime.guardrails` applies.
 Validation happens when the bundle loads: a regex that does not compile, a schema that is

@@ -28,9 +28,7 @@ def test_data_of_an_uncleared_class_never_reaches_an_egress_tool(
     assert calls["send_message"].error is not None and "card" in calls["send_message"].error
     assert boundary.tools.requests == []  # 0 executions: nothing was sent anywhere
     refusals = [
-        entry["payload"]
-        for entry in journal(raw, response.id)
-        if entry["kind"] == "tool.completed"
+        entry["payload"] for entry in journal(raw, response.id) if entry["kind"] == "tool.completed"
     ]
     assert [r["error"]["code"] for r in refusals] == ["policy_denied", "policy_denied"]  # type: ignore[index]
     assert {r["error"]["policy"] for r in refusals} == {"baseline.egress-of-uncleared-data"}  # type: ignore[index]

@@ -54,7 +54,9 @@ def test_an_agent_run_works_in_clear_and_is_stored_redacted(
     assert len(sent) == 1 and sent[0].body["to"] == EMAIL and sent[0].body["phone"] == PHONE
     assert sent[0].headers["authorization"] == f"Bearer {TOOL_TOKEN}"
     assert EMAIL in response.output_text
-    lookup = next(i for i in response.output if i.type == "mcp_call" and i.name == "lookup_customer")
+    lookup = next(
+        i for i in response.output if i.type == "mcp_call" and i.name == "lookup_customer"
+    )
     assert lookup.output is not None and "4111 1111 1111 1111" in lookup.output
     # What is read back is redacted: emails hashed (linkable), the rest masked.
     stored = stored_views(raw, response.id)

@@ -43,7 +43,10 @@ def representative_traffic(
     ids.append(plain.id)
     ids.append(sdk.responses.create(model="upstream/gpt-4o", input=EVERYTHING).id)
     events = stream_events(
-        raw, "POST", "/v1/responses", json={"model": "upstream/gpt-4o", "input": EVERYTHING, "stream": True}
+        raw,
+        "POST",
+        "/v1/responses",
+        json={"model": "upstream/gpt-4o", "input": EVERYTHING, "stream": True},
     )
     ids.append(events[-1]["response"]["id"])
     ids.append(
@@ -59,12 +62,13 @@ def representative_traffic(
         conversation.id, items=[{"type": "message", "role": "user", "content": EVERYTHING}]
     )
     ids.append(
-        sdk.responses.create(
-            model="agent:relay", input=EVERYTHING, conversation=conversation.id
-        ).id
+        sdk.responses.create(model="agent:relay", input=EVERYTHING, conversation=conversation.id).id
     )
     events = stream_events(
-        raw, "POST", "/v1/responses", json={"model": "agent:relay", "input": EVERYTHING, "stream": True}
+        raw,
+        "POST",
+        "/v1/responses",
+        json={"model": "agent:relay", "input": EVERYTHING, "stream": True},
     )
     ids.append(events[-1]["response"]["id"])
     ids.append(sdk.responses.create(model="agent:leaker", input=EVERYTHING).id)
@@ -80,7 +84,10 @@ def representative_traffic(
 
 def _wait_until_done(raw: httpx.Client, response_id: str) -> None:
     for _ in range(200):
-        if raw.get(f"/v1/responses/{response_id}").json()["status"] not in ("queued", "in_progress"):
+        if raw.get(f"/v1/responses/{response_id}").json()["status"] not in (
+            "queued",
+            "in_progress",
+        ):
             return
         time.sleep(0.05)
     raise AssertionError(f"{response_id} did not finish")

@@ -51,7 +51,7 @@ def test_release_configuration_is_loaded(bundle: Path) -> None:
     loaded = load_bundle(bundle)
     assert loaded.redaction.mode(DataClass.PHONE) is RedactionMode.OFF
     assert loaded.redaction.allow == frozenset({"help@example.com"})
-    first, = loaded.guardrails.input
+    (first,) = loaded.guardrails.input
     schema, classifier = loaded.guardrails.output
     assert isinstance(first, BlocklistRule) and first.terms == ["secret plan"]
     assert isinstance(schema, JsonSchemaRule) and schema.json_schema == {"type": "object"}
@@ -77,8 +77,16 @@ def test_secrets_cannot_be_unredacted(bundle: Path) -> None:
     ("rule", "pointer", "message"),
     [
         ("{type: regex, pattern: '(unclosed'}", "/output/0/regex/pattern", "does not compile"),
-        ("{type: json_schema, schema: {type: nothing}}", "/output/0/json_schema/schema", "not a valid JSON Schema"),
-        ("{type: classifier, target: 'not a path'}", "/output/0/classifier/target", "should match pattern"),
+        (
+            "{type: json_schema, schema: {type: nothing}}",
+            "/output/0/json_schema/schema",
+            "not a valid JSON Schema",
+        ),
+        (
+            "{type: classifier, target: 'not a path'}",
+            "/output/0/classifier/target",
+            "should match pattern",
+        ),
         ("{type: length}", "/output/0/length", "set max_chars or min_chars"),
         ("{type: blocklist, terms: ['  ']}", "/output/0/blocklist/terms", "blank"),
         ("{type: telepathy}", "/output/0", "does not match any of the expected tags"),
@@ -93,7 +101,9 @@ def test_bad_rules_are_located(bundle: Path, rule: str, pointer: str, message: s
 
 def test_agent_guardrails_are_validated_in_the_agent_file(bundle: Path) -> None:
     agent = bundle / "agents" / "support-desk.yaml"
-    agent.write_text(agent.read_text() + "guardrails:\n  input:\n    - {type: regex, pattern: '['}\n")
+    agent.write_text(
+        agent.read_text() + "guardrails:\n  input:\n    - {type: regex, pattern: '['}\n"
+    )
     (found,) = problems(bundle)
     assert found.file == "agents/support-desk.yaml"
     assert found.pointer == "/guardrails/input/0/regex/pattern"

@@ -132,7 +132,10 @@ async def test_blocked_input_never_calls_the_model() -> None:
         inner, filters(input=[{"type": "blocklist", "terms": ["nope"]}]), hits.append
     )
     result = await provider.complete(request("nope"))
-    assert (result.status, result.incomplete_details) == ("incomplete", {"reason": "content_filter"})
+    assert (result.status, result.incomplete_details) == (
+        "incomplete",
+        {"reason": "content_filter"},
+    )
     assert result.output[0]["content"][0]["text"] == NOTICE
     assert inner.calls == 0 and len(hits) == 1
     # Input is checked once per run: later steps carry the same client input.
@@ -141,7 +144,12 @@ async def test_blocked_input_never_calls_the_model() -> None:
 
 async def test_streams_are_released_when_clean_and_replaced_when_not() -> None:
     rules = filters(output=[{"type": "regex", "pattern": "forbidden"}])
-    clean = [e async for e in FilteredProvider(ScriptedProvider("s"), rules, [].append).stream(request("hi"))]
+    clean = [
+        e
+        async for e in FilteredProvider(ScriptedProvider("s"), rules, [].append).stream(
+            request("hi")
+        )
+    ]
     assert isinstance(clean[-1], ModelResult) and clean[-1].status == "completed"
     assert any(e.get("type") == "response.output_text.delta" for e in clean[:-1])  # type: ignore[union-attr]
     hits: list[FilterHit] = []
@@ -152,7 +160,9 @@ async def test_streams_are_released_when_clean_and_replaced_when_not() -> None:
         )
     ]
     final = blocked[-1]
-    assert isinstance(final, ModelResult) and final.incomplete_details == {"reason": "content_filter"}
+    assert isinstance(final, ModelResult) and final.incomplete_details == {
+        "reason": "content_filter"
+    }
     assert final.usage is not None  # the blocked call's tokens are still accounted
     assert "forbidden" not in str(blocked[:-1]) and NOTICE in str(blocked[:-1])
     assert hits == [FilterHit("output", "output.regex#1", "regex")]
