@@ -105,5 +105,6 @@ def test_tool_logs_are_redacted(sdk: openai.OpenAI, boundary: BoundaryServer) ->
     response = sdk.responses.create(model="agent:relay", input="Message the customer.")
     assert response.status == "completed"
     # The careless tool logged the address (message and extra); the handler redacted both.
-    assert "looking up customer [email:" in boundary.logs
+    # (Which marker depends on the first filtered handler: the suite runs several servers.)
+    assert "looking up customer [" in boundary.logs
     assert leaks(boundary.logs, all_canaries()) == []

@@ -104,13 +104,14 @@ class DataBoundary:
         """The data classes found in a JSON value by the redactor in force."""
         return classify_arguments(self._redactor, value)
 
-    def install_log_filter(self) -> None:
-        """Redact every record of the handlers present now (see the module docstring)."""
-        handlers = {
-            handler
-            for name in LOGGERS_WITH_HANDLERS
-            for handler in logging.getLogger(name).handlers
-        }
+    def install_log_filter(self, loggers: Iterable[str] = LOGGERS_WITH_HANDLERS) -> None:
+        """Redact every record of the handlers present now on ``loggers`` (and on
+        logging's last-resort handler); see the module docstring.
+
+        Filters redact a record in place, so with several boundaries in one process (tests
+        only) the first handler's filters decide what every later handler sees.
+        """
+        handlers = {handler for name in loggers for handler in logging.getLogger(name).handlers}
         if logging.lastResort is not None:
             handlers.add(logging.lastResort)
         for handler in handlers:

@@ -53,18 +53,19 @@ def test_short_values_are_not_registered_and_say_so(caplog: pytest.LogCaptureFix
 def test_log_filters_are_installed_on_handlers_and_removed() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    logger = logging.getLogger("pilothouse.test_boundary")
-    logging.getLogger().addHandler(handler)
+    logger = logging.getLogger("test_boundary.isolated")  # its own handler, no propagation
+    logger.propagate = False
+    logger.addHandler(handler)
     boundary = DataBoundary()
     boundary.register(["tok-very-secret-value"], "test")
     try:
-        boundary.install_log_filter()
-        boundary.install_log_filter()  # idempotent
+        boundary.install_log_filter(["test_boundary.isolated"])
+        boundary.install_log_filter(["test_boundary.isolated"])  # idempotent
         logger.warning("sending %s to %s", "tok-very-secret-value", "ada@example.org")
         boundary.remove_log_filter()
         logger.warning("after: ada@example.org")
     finally:
-        logging.getLogger().removeHandler(handler)
+        logger.removeHandler(handler)
     lines = stream.getvalue().splitlines()
     assert lines == ["sending [REDACTED:secret] to [REDACTED:email]", "after: ada@example.org"]
 
