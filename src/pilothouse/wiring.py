@@ -139,7 +139,7 @@ def build_services(
         settings=settings,
         store=store,
         router=router,
-        responses=ResponseService(store, router, agents, journal),
+        responses=ResponseService(store, router, agents, journal, boundary.json_value),
         conversations=ConversationService(store),
         switches=switches,
         agents=agents,

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +80,11 @@ class ResponseService:
         router: ModelRouter,
         agents: AgentSource | None = None,
         journal: JournalStore | None = None,
+        redact: Callable[[Any], Any] | None = None,
     ) -> None:
         self.store = store
+        # Snapshots of running responses are read back like stored ones: redacted.
+        self.redact: Callable[[Any], Any] = redact or (lambda value: value)
         self.router = router
         self.journal = journal
         self.agents: AgentSource = agents or BundleSource(None, None)
@@ -398,7 +401,8 @@ class ResponseService:
         """The response object (a snapshot while it runs in this process)."""
         live = self.live.get(tenant, response_id)
         if live is not None:
-            return live.snapshot()
+            snapshot: dict[str, Any] = self.redact(live.snapshot())
+            return snapshot
         record = await self.store.get_response(tenant, response_id)
         if record is None:
             raise _not_found(response_id)
@@ -409,7 +413,7 @@ class ResponseService:
         """The stored response as JSON bytes, without decoding (the common GET)."""
         live = self.live.get(tenant, response_id)
         if live is not None:
-            return orjson.dumps(live.snapshot())
+            return orjson.dumps(self.redact(live.snapshot()))
         record = await self.store.get_response(tenant, response_id)
         if record is None:
             raise _not_found(response_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx2 as httpx
 import openai
 
+from pilothouse.testing import FakeUpstream
 from tests.e2e.boundaries.conftest import (
     CARD,
     EMAIL,
@@ -108,3 +109,17 @@ def test_tool_logs_are_redacted(sdk: openai.OpenAI, boundary: BoundaryServer) ->
     # (Which marker depends on the first filtered handler: the suite runs several servers.)
     assert "looking up customer [" in boundary.logs
     assert leaks(boundary.logs, all_canaries()) == []
+
+
+def test_a_running_response_is_read_back_redacted_too(
+    sdk: openai.OpenAI, raw: httpx.Client, boundary: BoundaryServer, upstream: FakeUpstream
+) -> None:
+    upstream.latency_s = 1.0  # keeps the background response running while it is read
+    created = sdk.responses.create(
+        model="upstream/gpt-4o", input="hello", metadata={"who": EMAIL}, background=True
+    )
+    running = raw.get(f"/v1/responses/{created.id}").json()
+    assert running["status"] in ("queued", "in_progress")
+    assert running["metadata"]["who"].startswith("[email:")
+    assert EMAIL not in raw.get(f"/v1/responses/{created.id}").text
+    upstream.latency_s = 0.0
