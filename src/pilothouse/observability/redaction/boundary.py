@@ -92,7 +92,12 @@ class DataBoundary:
 
     def json_text(self, text: str) -> str:
         """Serialised JSON redacted, walked as parsed JSON so that credential keys and
-        escaped strings are handled; the same string when nothing was found."""
+        escaped strings are handled; the same string when nothing was found.
+
+        Always parsed and walked (about 1.5 times the cost of scanning the text as it
+        is): a scan of the serialised text would read escapes such as ``\n`` as letters
+        and could miss a value the decoded string holds.
+        """
         try:
             value = orjson.loads(text)
         except orjson.JSONDecodeError:
