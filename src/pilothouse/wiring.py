@@ -15,10 +15,13 @@ from pilothouse.control.bundle import Bundle, load_bundle
 from pilothouse.control.environments import Environments
 from pilothouse.control.keys import KeyService
 from pilothouse.control.releases import Releases
+from pilothouse.observability.redaction.boundary import DataBoundary
+from pilothouse.observability.redaction.sources import provider_secrets, tool_secrets
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.agent.source import AgentSource, BundleSource, ReleaseSource
 from pilothouse.runtime.agent.switches import SwitchBoard
 from pilothouse.runtime.conversations import ConversationService
+from pilothouse.runtime.guardrails import ReleaseGuardrails
 from pilothouse.runtime.providers.factory import build_router
 from pilothouse.runtime.providers.router import ModelRouter
 from pilothouse.runtime.responses import ResponseService
@@ -26,6 +29,7 @@ from pilothouse.runtime.tools.base import ToolGateway
 from pilothouse.settings import Settings
 from pilothouse.storage.base import JournalStore, KeyStore, ReleaseStore, Store
 from pilothouse.storage.outcomes import OutcomeStore
+from pilothouse.storage.redacting import RedactingStore
 from pilothouse.storage.sql.store import SQLStore
 
 
@@ -45,11 +49,15 @@ class Services:
     environments: Environments | None = None
     keys: KeyService | None = None
     outcomes: OutcomeStore | None = None
+    boundary: DataBoundary | None = None
 
     async def start(self) -> None:
-        """Open the store (migrating it when needed), then load what agents serve."""
+        """Open the store (migrating it when needed), then load what agents serve; from
+        then on, the handlers of our logs redact."""
         await self.store.start()
         await self.agents.start()
+        if self.boundary is not None:
+            self.boundary.install_log_filter()
 
     async def close(self) -> None:
         """Stop running responses, then close agents' tools, providers and the store."""
@@ -57,6 +65,8 @@ class Services:
         await self.agents.close()
         await self.router.aclose()
         await self.store.close()
+        if self.boundary is not None:
+            self.boundary.remove_log_filter()
 
 
 def build_services(
@@ -81,10 +91,11 @@ def build_services(
             a credential it passes.
         gateway: A tool gateway to use instead of one built from the bundle's contracts.
     """
-    if store is None:
-        store = SQLStore(settings.store)
+    boundary = DataBoundary()
+    providers, routes = settings.resolved_providers()
+    boundary.register(provider_secrets(providers), "a model provider")
+    store = RedactingStore(store if store is not None else SQLStore(settings.store), boundary)
     if router is None:
-        providers, routes = settings.resolved_providers()
         router = build_router(providers, routes, azure_credential)
     journal: JournalStore | None = getattr(store, "journal", None)
     release_store: ReleaseStore | None = getattr(store, "releases", None)
@@ -97,8 +108,19 @@ def build_services(
         from pilothouse.runtime.tools.factory import build_gateway
 
         tools = gateway if gateway is not None else build_gateway(bundle.tools, bundle.root)
+        guarded, guardrails = _data_boundaries(
+            boundary, bundle, tools, environment in (None, settings.environment)
+        )
         return AgentRuntime(
-            router, tools, bundle.pricing, bundle.tools, journal, switches, release_id, environment
+            router,
+            guarded,
+            bundle.pricing,
+            bundle.tools,
+            journal,
+            switches,
+            release_id,
+            environment,
+            guardrails,
         )
 
     releases = environments = None
@@ -120,6 +142,10 @@ def build_services(
     else:
         agents = BundleSource(None, None)
     key_store: KeyStore | None = getattr(store, "keys", None)
+    boundary.register(
+        [v for v in (_secret(settings.admin_key), _secret(settings.key_pepper)) if v],
+        "the key settings",
+    )
     keys = KeyService(
         key_store,
         pepper=_secret(settings.key_pepper),
@@ -130,7 +156,7 @@ def build_services(
         settings=settings,
         store=store,
         router=router,
-        responses=ResponseService(store, router, agents, journal),
+        responses=ResponseService(store, router, agents, journal, boundary.json_value),
         conversations=ConversationService(store),
         switches=switches,
         agents=agents,
@@ -139,8 +165,25 @@ def build_services(
         environments=environments,
         keys=keys,
         outcomes=getattr(store, "outcomes", None),
+        boundary=boundary,
     )
 
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
+
+
+def _data_boundaries(
+    boundary: DataBoundary, bundle: Bundle, gateway: ToolGateway, serves_default: bool
+) -> tuple[ToolGateway, ReleaseGuardrails]:
+    """A release's data boundaries: its tools' secrets registered, its redaction policy in
+    force when it is what the process serves by default, its tools behind the data-flow
+    check, and its content filters compiled."""
+    from pilothouse.runtime.tools.data_flow import DataFlowGateway
+
+    boundary.register(tool_secrets(bundle.tools.values()), "a tool binding")
+    if serves_default:
+        boundary.use_policy(bundle.redaction)
+    own = {name: a.guardrails for name, a in bundle.agents.items() if a.guardrails is not None}
+    guardrails = ReleaseGuardrails(bundle.guardrails, own)
+    return DataFlowGateway(gateway, bundle.tools, boundary.classify), guardrails

@@ -29,9 +29,13 @@ def error_response(error: PilothouseError) -> Response:
     )
 
 
-async def on_pilothouse_error(_request: Request, exc: Exception) -> Response:
-    """Errors raised on purpose."""
+async def on_pilothouse_error(request: Request, exc: Exception) -> Response:
+    """Errors raised on purpose, their message redacted: an upstream's error may quote
+    what it was sent, a provider key included (OpenAI's 401 does)."""
     assert isinstance(exc, PilothouseError)
+    boundary = getattr(getattr(request.app.state, "services", None), "boundary", None)
+    if boundary is not None:
+        exc.message = boundary.text(exc.message)
     return error_response(exc)
 
 

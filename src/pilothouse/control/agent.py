@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pilothouse.control.guardrails import GuardrailsConfig
+
 _VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
 
@@ -79,6 +81,7 @@ class AgentSpec(BaseModel):
     limits: Limits = Field(default_factory=Limits)
     temperature: float | None = Field(default=None, ge=0, le=2)
     end_on_tool_error: bool = False
+    guardrails: GuardrailsConfig | None = None
 
     @field_validator("tools")
     @classmethod

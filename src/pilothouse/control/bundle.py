@@ -9,6 +9,8 @@ Layout (DESIGN §5)::
                             ToolContract named by its operationId
     prompts/<id>.yaml       reusable prompts: {versions: {"1": {instructions, model?}}}
     pricing.yaml            Pricing
+    redaction.yaml          RedactionPolicy: how this release redacts secrets and PII
+    guardrails.yaml         GuardrailsConfig: the release's content filters
 
 :func:`load_bundle` reads everything, collects every problem it finds (file, JSON pointer,
 message, hint) rather than stopping at the first, and raises :class:`BundleError` if there
@@ -26,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pilothouse.control.agent import AgentSpec
+from pilothouse.control.guardrails import GuardrailsConfig
 from pilothouse.control.openapi_import import (
     OpenApiImportError,
     OpenApiSource,
@@ -35,6 +38,7 @@ from pilothouse.control.openapi_import import (
 from pilothouse.control.pricing import Pricing
 from pilothouse.control.tool_contract import ToolContract
 from pilothouse.errors import InvalidRequest
+from pilothouse.observability.redaction.policy import RedactionPolicy
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -101,6 +105,8 @@ class Bundle:
     tools: dict[str, ToolContract] = field(default_factory=dict)
     prompts: dict[str, Prompt] = field(default_factory=dict)
     pricing: Pricing = field(default_factory=Pricing)
+    redaction: RedactionPolicy = field(default_factory=RedactionPolicy)
+    guardrails: GuardrailsConfig = field(default_factory=GuardrailsConfig)
 
 
 def load_bundle(root: Path) -> Bundle:
@@ -112,11 +118,9 @@ def load_bundle(root: Path) -> Bundle:
     tools = _load_all(root, "tools", ("*.json",), ToolContract, problems, _OPENAPI_SOURCES)
     imported = _load_openapi_tools(root, problems)
     prompts = _load_all(root, "prompts", ("*.yaml", "*.yml"), Prompt, problems)
-    pricing = Pricing()
-    pricing_file = root / "pricing.yaml"
-    if pricing_file.exists():
-        loaded = _load_one(pricing_file, root, Pricing, problems)
-        pricing = loaded if loaded is not None else pricing
+    pricing = _load_optional(root, "pricing.yaml", Pricing, problems)
+    redaction = _load_optional(root, "redaction.yaml", RedactionPolicy, problems)
+    guardrails = _load_optional(root, "guardrails.yaml", GuardrailsConfig, problems)
     _cross_check(root, agents, tools, imported, problems)
     if problems:
         raise BundleError(problems)
@@ -126,7 +130,20 @@ def load_bundle(root: Path) -> Bundle:
         tools={t.name: t for t in [*tools.values(), *imported.values()]},
         prompts={p.id: p for p in prompts.values()},
         pricing=pricing,
+        redaction=redaction,
+        guardrails=guardrails,
     )
+
+
+def _load_optional(root: Path, name: str, model: type[M], problems: list[Problem]) -> M:
+    """The bundle-level file ``name`` if present (an empty file counts as absent), else
+    the model's defaults."""
+    path = root / name
+    if path.exists():
+        loaded = _load_one(path, root, model, problems, allow_empty=True)
+        if loaded is not None:
+            return loaded
+    return model()
 
 
 def _load_all(
@@ -150,7 +167,9 @@ def _load_all(
     return found
 
 
-def _load_one(path: Path, root: Path, model: type[M], problems: list[Problem]) -> M | None:
+def _load_one(
+    path: Path, root: Path, model: type[M], problems: list[Problem], allow_empty: bool = False
+) -> M | None:
     relative = str(path.relative_to(root))
     try:
         text = path.read_text()
@@ -158,6 +177,8 @@ def _load_one(path: Path, root: Path, model: type[M], problems: list[Problem]) -
     except (OSError, ValueError, yaml.YAMLError) as exc:
         problems.append(Problem(relative, "", f"cannot be parsed: {exc}", "check the syntax"))
         return None
+    if data is None and allow_empty:
+        data = {}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -191,6 +212,8 @@ def _load_openapi_tools(root: Path, problems: list[Problem]) -> dict[str, ToolCo
                 operations=source.operations,
                 headers=source.headers,
                 document_path=source.openapi,
+                egress=source.egress,
+                data_classes=source.data_classes,
             )
         except OpenApiImportError as exc:
             where = source.openapi if exc.pointer.startswith("/paths") else relative

@@ -57,6 +57,8 @@ class OpenApiSource(BaseModel):
     base_url: str | None = None
     operations: list[str] | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    egress: list[str] = Field(default_factory=list)
+    data_classes: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,8 @@ def contracts_from_openapi(
     operations: list[str] | None = None,
     headers: dict[str, str] | None = None,
     document_path: str = "openapi.yaml",
+    egress: list[str] | None = None,
+    data_classes: list[str] | None = None,
 ) -> list[ToolContract]:
     """One contract per operation (all with an ``operationId``, or those named).
 
@@ -182,6 +186,8 @@ def contracts_from_openapi(
         headers: Fixed headers for every request (values may be secret references).
         document_path: The document's path as the bindings should name it (relative to
             the bundle root), so the runtime adapter can read the operation again.
+        egress: The egress allowlist of every operation (hosts or URL prefixes).
+        data_classes: The data classes every operation is cleared to receive.
 
     Raises:
         OpenApiImportError: An operation is missing or cannot be turned into a contract.
@@ -201,6 +207,7 @@ def contracts_from_openapi(
             operation_id=operation_id,
             base_url=base_url,
             headers=dict(headers or {}),
+            egress=list(egress or []),
         )
         try:
             contracts.append(
@@ -211,6 +218,7 @@ def contracts_from_openapi(
                     output_schema=operation.output_schema,
                     adapter=binding,
                     side_effect=operation.method not in _READ_ONLY,
+                    data_classes=list(data_classes or []),
                 )
             )
         except ValidationError as exc:

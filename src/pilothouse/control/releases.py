@@ -91,6 +91,8 @@ def resolved_config(bundle: Bundle) -> dict[str, Any]:
         "tools": {n: t.model_dump(mode="json") for n, t in sorted(bundle.tools.items())},
         "prompts": {n: p.model_dump(mode="json") for n, p in sorted(bundle.prompts.items())},
         "pricing": bundle.pricing.model_dump(mode="json"),
+        "redaction": bundle.redaction.model_dump(mode="json"),
+        "guardrails": bundle.guardrails.model_dump(mode="json", by_alias=True),
     }
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pilothouse.control import data_classes as vocabulary
 
 
 class _Binding(BaseModel):
@@ -30,6 +32,11 @@ class HttpBinding(_Binding):
     ``url`` may hold ``{argument}`` fields (filled from the arguments and removed
     from the body) and ``${NAME}`` environment references. GET and DELETE send the
     remaining arguments as the query string, other methods as a JSON body.
+
+    ``egress`` is the allowlist of where requests may go: host patterns
+    (``api.example.com``, ``*.example.com``, ``host:port``) or URL prefixes
+    (``https://api.example.com/v2/``). Empty means anywhere; a request elsewhere is
+    refused before it is sent.
     """
 
     type: Literal["http"]
@@ -58,6 +65,7 @@ class OpenApiBinding(_Binding):
     operation_id: str
     base_url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    egress: list[str] = Field(default_factory=list)
 
 
 Binding = Annotated[
@@ -66,7 +74,14 @@ Binding = Annotated[
 
 
 class ToolContract(BaseModel):
-    """One governed tool."""
+    """One governed tool.
+
+    Data boundaries: ``data_classes`` names the data the tool is cleared to receive
+    (classes such as ``email`` or groups such as ``pii``, see
+    :mod:`pilothouse.control.data_classes`); ``egress`` says whether its arguments leave
+    Pilothouse's trust boundary — when not set, every binding but ``python`` does. An
+    egress tool is never sent data of a class it is not cleared for.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -80,6 +95,26 @@ class ToolContract(BaseModel):
     max_output_bytes: int | None = Field(default=None, ge=1)
     side_effect: bool = False
     data_classes: list[str] = Field(default_factory=list)
+    egress: bool | None = None
+
+    @field_validator("data_classes")
+    @classmethod
+    def _known_classes(cls, names: list[str]) -> list[str]:
+        unknown = vocabulary.unknown_names(names)
+        if unknown:
+            known = ", ".join(sorted(vocabulary.KNOWN))
+            raise ValueError(f"unknown data classes {', '.join(unknown)} (known: {known})")
+        return names
+
+    @property
+    def has_egress(self) -> bool:
+        """Whether calling the tool sends its arguments outside (declared, else derived)."""
+        return self.egress if self.egress is not None else self.adapter.type != "python"
+
+    @property
+    def cleared_data_classes(self) -> frozenset[str]:
+        """The fine data classes (and group names) the tool may receive."""
+        return vocabulary.clearance(self.data_classes)
 
     def as_function_tool(self) -> dict[str, Any]:
         """The tool as a Responses ``function`` tool for the model."""

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ from pilothouse.runtime.agent import recovery
 from pilothouse.runtime.agent.source import AgentSource, BundleSource
 from pilothouse.runtime.live import EventHub, LiveRegistry, LiveRun
 from pilothouse.runtime.providers.base import Item, ModelResult
+from pilothouse.runtime.providers.filtered import for_plain_request
 from pilothouse.runtime.providers.router import ModelRouter, Resolved
 from pilothouse.runtime.turn import RequestContext, Turn
 from pilothouse.storage.base import ItemPage, JournalStore, Store
@@ -79,8 +80,11 @@ class ResponseService:
         router: ModelRouter,
         agents: AgentSource | None = None,
         journal: JournalStore | None = None,
+        redact: Callable[[Any], Any] | None = None,
     ) -> None:
         self.store = store
+        # Snapshots of running responses are read back like stored ones: redacted.
+        self.redact: Callable[[Any], Any] = redact or (lambda value: value)
         self.router = router
         self.journal = journal
         self.agents: AgentSource = agents or BundleSource(None, None)
@@ -169,6 +173,7 @@ class ResponseService:
         """
         served = self.agents.pick(request, sticky)
         target = served.directory.resolve(request)
+        filters = served.runtime.plain_filters() if served.runtime is not None else None
         if target is None:
             if not request.model:
                 raise InvalidRequest(
@@ -176,9 +181,11 @@ class ResponseService:
                     param="model",
                     code="missing_required_parameter",
                 )
-            return request.model, self.router.resolve(request.model), request.instructions
+            resolved = for_plain_request(self.router.resolve(request.model), filters)
+            return request.model, resolved, request.instructions
         if target.agent is None:
-            return target.model, self.router.resolve(target.model), target.instructions
+            resolved = for_plain_request(self.router.resolve(target.model), filters)
+            return target.model, resolved, target.instructions
         if served.runtime is None:
             raise NotFound("No agent bundle is loaded.", param="model", code="agent_not_found")
         runner = served.runtime.runner(
@@ -403,7 +410,8 @@ class ResponseService:
         """The response object (a snapshot while it runs in this process)."""
         live = self.live.get(tenant, response_id)
         if live is not None:
-            return live.snapshot()
+            snapshot: dict[str, Any] = self.redact(live.snapshot())
+            return snapshot
         record = await self.store.get_response(tenant, response_id)
         if record is None:
             raise _not_found(response_id)
@@ -414,7 +422,7 @@ class ResponseService:
         """The stored response as JSON bytes, without decoding (the common GET)."""
         live = self.live.get(tenant, response_id)
         if live is not None:
-            return orjson.dumps(live.snapshot())
+            return orjson.dumps(self.redact(live.snapshot()))
         record = await self.store.get_response(tenant, response_id)
         if record is None:
             raise _not_found(response_id)

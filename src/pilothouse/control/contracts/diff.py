@@ -49,7 +49,14 @@ from pilothouse.control.contracts.schema_diff import compare_schemas
 from pilothouse.control.tool_contract import ToolContract
 
 #: Contract fields compared as settings: a difference is reported as ``info``.
-_SETTINGS = ("timeout_s", "max_attempts", "max_output_bytes", "side_effect", "data_classes")
+_SETTINGS = (
+    "timeout_s",
+    "max_attempts",
+    "max_output_bytes",
+    "side_effect",
+    "data_classes",
+    "egress",
+)
 
 
 def classify(

@@ -177,13 +177,15 @@ class ToolEntity:
 
     @classmethod
     def from_contract(cls, contract: ToolContract) -> ToolEntity:
-        """From a tool contract. ``egress`` is derived from the binding: an in-process
-        Python callable stays inside, an HTTP, OpenAPI or MCP tool leaves."""
+        """From a tool contract: its declared ``egress`` (else derived from the binding:
+        an in-process Python callable stays inside, an HTTP, OpenAPI or MCP tool leaves)
+        and its clearance, groups such as ``pii`` expanded into the classes the runtime's
+        classification reports (:mod:`pilothouse.control.data_classes`)."""
         return cls(
             name=contract.name,
             side_effect=contract.side_effect,
-            egress=contract.adapter.type != "python",
-            data_classes=frozenset(contract.data_classes),
+            egress=contract.has_egress,
+            data_classes=contract.cleared_data_classes,
         )
 
 

@@ -16,8 +16,9 @@ that. Digit-run detectors (phones, cards) live in
   validates against the IBAN registry it ships. IBANs written in lower case are not
   recognised (ISO 13616 writes them in capitals, and a case-blind scan costs twice as
   much on every text).
-* ``api_key`` — the shapes of well-known credentials (OpenAI ``sk-``, AWS ``AKIA``/
-  ``ASIA``, GitHub ``ghp_``/``github_pat_``, Slack ``xox?-``, Google ``AIza``, JWTs),
+* ``api_key`` — the shapes of well-known credentials (Pilothouse ``phk_``, OpenAI
+  ``sk-``, AWS ``AKIA``/``ASIA``, GitHub ``ghp_``/``github_pat_``, Slack ``xox?-``,
+  Google ``AIza``, JWTs),
   the token after ``Bearer``, and the value of credential assignments in any case
   (``api_key=…``, ``"X-Api-Key": "…"``, ``password: …``, ``Authorization: Basic …``).
   Where a label precedes the value only the value is reported, so redacted text still
@@ -144,6 +145,7 @@ _SHAPES = tuple(
     (literal, re.compile(pattern))
     for literal, pattern in (
         ("sk-", r"sk-[A-Za-z0-9_\-]{20,}"),  # OpenAI and compatible: sk-, sk-proj-, sk-svcacct-
+        ("phk_", r"phk_[0-9a-f]{8}_[A-Za-z0-9_\-]{20,}"),  # Pilothouse API keys
         ("AKIA", r"AKIA[0-9A-Z]{16}(?![0-9A-Za-z])"),  # AWS access key id
         ("ASIA", r"ASIA[0-9A-Z]{16}(?![0-9A-Za-z])"),  # AWS temporary access key id
         ("gh", r"gh[pousr]_[A-Za-z0-9]{36,}"),  # GitHub classic tokens

@@ -17,6 +17,8 @@ configuration. Allow-lists never spare a registered secret either.
 
 from __future__ import annotations
 
+from typing import Any
+
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -76,6 +78,14 @@ class RedactionPolicy(BaseModel):
     allow: frozenset[str] = frozenset()
     allow_email_domains: frozenset[str] = frozenset()
     credential_keys: frozenset[str] = DEFAULT_CREDENTIAL_KEYS
+
+    @field_validator("modes", mode="before")
+    @classmethod
+    def _yaml_off(cls, modes: Any) -> Any:
+        """YAML 1.1 reads a bare ``off`` as ``false``; take it as the mode it was meant as."""
+        if isinstance(modes, dict):
+            return {k: RedactionMode.OFF if v is False else v for k, v in modes.items()}
+        return modes
 
     @field_validator("modes")
     @classmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -27,8 +27,10 @@ from pilothouse.runtime.agent.executor import BoundModel, Executor
 from pilothouse.runtime.agent.journal import RunJournal
 from pilothouse.runtime.agent.state import RunState, tool_budget
 from pilothouse.runtime.agent.switches import SwitchBoard
+from pilothouse.runtime.guardrails import POLICY_EVENT, ContentFilters, ReleaseGuardrails
 from pilothouse.runtime.history import model_view, upstream_items
 from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
+from pilothouse.runtime.providers.filtered import FilteredProvider
 from pilothouse.runtime.providers.router import ModelRouter
 from pilothouse.runtime.tools.base import ToolGateway
 from pilothouse.storage.base import JournalStore
@@ -49,6 +51,11 @@ class AgentRuntime:
     switches: SwitchBoard = field(default_factory=lambda: SwitchBoard(None))
     release_id: str | None = None
     environment: str | None = None
+    guardrails: ReleaseGuardrails | None = None
+
+    def plain_filters(self) -> ContentFilters | None:
+        """The content filters of plain model requests served alongside this release."""
+        return self.guardrails.for_models() if self.guardrails is not None else None
 
     def runner(
         self,
@@ -196,7 +203,12 @@ class AgentRunner:
         journal = RunJournal(self.runtime.journal, state)
         journal.start(run_spec(state, self.request_body, self.target.model))
         executor = Executor(
-            state, self.model, self.runtime.gateway, self.meter, journal, self.runtime.switches
+            state,
+            self._filtered(state, journal),
+            self.runtime.gateway,
+            self.meter,
+            journal,
+            self.runtime.switches,
         )
         try:
             async for event in executor.run(live):
@@ -210,6 +222,18 @@ class AgentRunner:
                 journal.finished("cancelled", "cancelled")
                 await asyncio.shield(journal.flush(status="cancelled"))
             raise
+
+    def _filtered(self, state: RunState, journal: RunJournal) -> BoundModel:
+        """The run's model behind the agent's content filters, hits journaled as policy
+        events (:mod:`pilothouse.runtime.providers.filtered`)."""
+        guardrails = self.runtime.guardrails
+        filters = guardrails.for_agent(state.agent.name) if guardrails is not None else None
+        if filters is None:
+            return self.model
+        provider = FilteredProvider(
+            self.model.provider, filters, lambda hit: journal.record(POLICY_EVENT, **hit.payload())
+        )
+        return replace(self.model, provider=provider)
 
 
 def run_spec(state: RunState, request_body: dict[str, Any], public_model: str) -> str:

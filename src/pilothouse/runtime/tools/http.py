@@ -4,7 +4,8 @@ A binding (:class:`~pilothouse.control.tool_contract.HttpBinding`) names a metho
 URL. When the adapter is built, ``${NAME}`` references in the URL are replaced by the
 environment variable ``NAME`` (``${NAME:-default}`` falls back to ``default`` when
 unset) and header values are resolved as secret references (``env:NAME``,
-``file:PATH``), so a missing secret fails at start-up, not mid-run. For
+``file:PATH``), so a missing secret fails at start-up, not mid-run. Entries of the egress
+allowlist may hold ``${NAME}`` references too (a prefix such as ``${API_URL}/v2/``). For
 each call, ``{argument}`` fields in the URL are filled from the arguments
 (URL-quoted, so an argument can never add a path segment or change the host) and those
 arguments are removed; the rest go in the query string for GET and DELETE, and as the
@@ -77,7 +78,8 @@ class HttpAdapter:
         self._method = binding.method
         self._url = expand_environment(binding.url)
         headers = {name: resolve_secret(value) for name, value in binding.headers.items()}
-        self._transport = HttpTransport(headers=headers, egress=binding.egress)
+        egress = [expand_environment(pattern) for pattern in binding.egress]
+        self._transport = HttpTransport(headers=headers, egress=egress)
 
     async def invoke(self, call: ToolCall, timeout_s: float) -> Any:
         """One request for ``call``; the endpoint's JSON answer."""

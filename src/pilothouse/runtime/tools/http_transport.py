@@ -38,6 +38,7 @@ import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
 import orjson
@@ -78,23 +79,36 @@ class HttpTransport:
     Args:
         headers: Static headers, already resolved (they may hold credentials).
         egress: Host patterns (``api.example.com``, ``*.example.com``, ``host:port``)
-            the adapter may reach; empty means any host.
+            or URL prefixes (``https://api.example.com/v2/``) the adapter may reach;
+            empty means anywhere.
     """
 
     def __init__(
         self, *, headers: Mapping[str, str] | None = None, egress: Sequence[str] = ()
     ) -> None:
         self._headers = dict(headers or {})
-        self._egress = [pattern.lower() for pattern in egress]
+        self._egress = [_normalised(URL(p)) if "://" in p else p.lower() for p in egress]
         self._session: aiohttp.ClientSession | None = None
 
     def allowed(self, url: URL) -> bool:
-        """Whether ``url``'s host matches the egress allowlist (always, when it is empty)."""
+        """Whether ``url`` matches the egress allowlist (always, when it is empty).
+
+        A pattern with ``://`` is a URL prefix, compared with the normalised URL (scheme
+        and host lower-case, default port dropped, ``..`` resolved), so
+        ``https://api.example.com/v2/`` admits ``/v2/orders`` but neither ``/v20`` (when
+        written with its trailing slash) nor ``/v2/../admin``. Any other pattern is a
+        host glob (``*.example.com``, ``host:port``).
+        """
         if not self._egress:
             return True
         host = (url.host or "").lower()
         candidates = (host, f"{host}:{url.port}")
-        return any(fnmatch.fnmatchcase(c, p) for p in self._egress for c in candidates)
+        normalised = _normalised(url)
+        return any(
+            normalised.startswith(p) if "://" in p else fnmatch.fnmatchcase(c, p)
+            for p in self._egress
+            for c in candidates
+        )
 
     async def request(
         self,
@@ -218,3 +232,30 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _normalised(url: URL) -> str:
+    """``url`` as allowlist prefixes are compared: scheme and host lower-case, a port only
+    when it is not the scheme's default, the path percent-decoded with dot segments
+    resolved (as a server would read it), no query or fragment."""
+    scheme = url.scheme.lower()
+    port = url.explicit_port
+    shown = f":{port}" if port is not None and port != _DEFAULT_PORTS.get(scheme) else ""
+    return f"{scheme}://{(url.host or '').lower()}{shown}{_resolved_path(url.raw_path)}"
+
+
+def _resolved_path(raw_path: str) -> str:
+    """The path decoded and without ``.`` and ``..`` segments (RFC 3986, 5.2.4)."""
+    segments: list[str] = []
+    parts = unquote(raw_path or "/").split("/")
+    for part in parts[1:]:
+        if part == "..":
+            if segments:
+                segments.pop()
+        elif part != ".":
+            segments.append(part)
+    trailing = parts[-1] in (".", "..") and bool(segments)
+    return "/" + "/".join(segments) + ("/" if trailing else "")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -14,7 +14,9 @@ are exactly the ones this adapter knows where to put:
 
 The request goes to ``base_url`` (the binding's, else the document's first server) through
 the same :class:`~pilothouse.runtime.tools.http_transport.HttpTransport` as the ``http``
-adapter, so headers, idempotency keys, status mapping and errors are identical.
+adapter, so headers, idempotency keys, status mapping, the egress allowlist (the
+binding's ``egress``, or ``egress:`` in the ``tools/<x>.openapi.yaml`` source) and errors
+are identical.
 """
 
 from __future__ import annotations
@@ -40,11 +42,16 @@ class OpenApiAdapter:
     """Executes one OpenAPI operation over HTTP. See the module docstring."""
 
     def __init__(
-        self, operation: Operation, base_url: str, *, headers: dict[str, str] | None = None
+        self,
+        operation: Operation,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        egress: list[str] | None = None,
     ) -> None:
         self._operation = operation
         self._base_url = base_url.rstrip("/")
-        self._transport = HttpTransport(headers=headers)
+        self._transport = HttpTransport(headers=headers, egress=egress or ())
 
     @classmethod
     def from_binding(
@@ -74,7 +81,7 @@ class OpenApiAdapter:
             )
         headers = {name: resolve_secret(value) for name, value in binding.headers.items()}
         operation = find_operation(document, binding.operation_id)
-        return cls(operation, expand_environment(base_url), headers=headers)
+        return cls(operation, expand_environment(base_url), headers=headers, egress=binding.egress)
 
     async def invoke(self, call: ToolCall, timeout_s: float) -> Any:
         """Send the operation's request built from ``call.arguments``."""

@@ -95,7 +95,9 @@ def test_egress_is_derived_from_the_binding() -> None:
     local = ToolEntity.from_contract(contract({"type": "python", "target": "m:f"}))
     remote = ToolEntity.from_contract(contract({"type": "http", "url": "https://x.example/"}))
     assert (local.egress, remote.egress) == (False, True)
-    assert remote.side_effect and remote.data_classes == frozenset({"pii"})
+    assert remote.side_effect and remote.data_classes == frozenset(
+        {"pii", "email", "phone", "iban"}
+    )
 
 
 def test_the_context_record_has_every_attribute() -> None:
