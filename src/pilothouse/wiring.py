@@ -15,9 +15,11 @@ from pilothouse.control.bundle import Bundle, load_bundle
 from pilothouse.control.environments import Environments
 from pilothouse.control.keys import KeyService
 from pilothouse.control.releases import Releases
+from pilothouse.runtime.agent.authorization import policy_parts, with_policy
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.agent.source import AgentSource, BundleSource, ReleaseSource
 from pilothouse.runtime.agent.switches import SwitchBoard
+from pilothouse.runtime.approvals import ApprovalService
 from pilothouse.runtime.conversations import ConversationService
 from pilothouse.runtime.providers.factory import build_router
 from pilothouse.runtime.providers.router import ModelRouter
@@ -43,6 +45,7 @@ class Services:
     releases: Releases | None = None
     environments: Environments | None = None
     keys: KeyService | None = None
+    approvals: ApprovalService | None = None
 
     async def start(self) -> None:
         """Open the store (migrating it when needed), then load what agents serve."""
@@ -87,6 +90,7 @@ def build_services(
     journal: JournalStore | None = getattr(store, "journal", None)
     release_store: ReleaseStore | None = getattr(store, "releases", None)
     switches = SwitchBoard(journal, settings.kill_switch)
+    engines, approvals = policy_parts(store, journal)
 
     def make_runtime(
         bundle: Bundle, release_id: str | None, environment: str | None
@@ -95,9 +99,10 @@ def build_services(
         from pilothouse.runtime.tools.factory import build_gateway
 
         tools = gateway if gateway is not None else build_gateway(bundle.tools, bundle.root)
-        return AgentRuntime(
+        runtime = AgentRuntime(
             router, tools, bundle.pricing, bundle.tools, journal, switches, release_id, environment
         )
+        return with_policy(runtime, bundle, engines, approvals)
 
     releases = environments = None
     agents: AgentSource
@@ -136,6 +141,7 @@ def build_services(
         releases=releases,
         environments=environments,
         keys=keys,
+        approvals=approvals,
     )
 
 

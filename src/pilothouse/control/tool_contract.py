@@ -80,6 +80,9 @@ class ToolContract(BaseModel):
     max_output_bytes: int | None = Field(default=None, ge=1)
     side_effect: bool = False
     data_classes: list[str] = Field(default_factory=list)
+    approval: Literal["required", "four_eyes"] | None = None
+    """``required``: every call waits for a person's approval; ``four_eyes``: and that
+    person must hold another key than the run's."""
 
     def as_function_tool(self) -> dict[str, Any]:
         """The tool as a Responses ``function`` tool for the model."""
