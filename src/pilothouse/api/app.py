@@ -13,7 +13,15 @@ from starlette.middleware import Middleware
 from pilothouse.api.auth import AuthMiddleware
 from pilothouse.api.correlation import CorrelationMiddleware
 from pilothouse.api.errors import on_http_exception, on_pilothouse_error, on_unexpected
-from pilothouse.api.routes import admin, control, conversations, keys, responses, system
+from pilothouse.api.routes import (
+    admin,
+    approvals,
+    control,
+    conversations,
+    keys,
+    responses,
+    system,
+)
 from pilothouse.errors import PilothouseError
 from pilothouse.settings import Settings
 from pilothouse.wiring import Services, build_services
@@ -42,6 +50,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             *system.routes,
             *admin.routes,
             *keys.routes,
+            *approvals.routes,
             *control.routes,
         ],
         middleware=[
