@@ -53,7 +53,7 @@ def test_forbidden_model_ends_the_run_before_any_call(
         with guarded.responses.create(
             model="agent:forbidden-model", input="hi", stream=True
         ) as events:
-            response = [e.response for e in events if e.type == "response.incomplete"][0]
+            response = next(e.response for e in events if e.type == "response.incomplete")
     else:
         response = guarded.responses.create(model="agent:forbidden-model", input="hi")
     assert response.status == "incomplete"
