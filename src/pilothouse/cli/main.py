@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pilothouse.cli.approvals import approvals_app
 from pilothouse.cli.contracts import contracts_app
 from pilothouse.cli.keys import keys_app
 from pilothouse.cli.release import bundle_app, env_app, release_app
@@ -32,6 +33,7 @@ app.add_typer(env_app, name="env")
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(keys_app, name="keys")
+app.add_typer(approvals_app, name="approvals")
 
 
 @app.command()

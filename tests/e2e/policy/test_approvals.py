@@ -4,6 +4,7 @@ arguments, changed release, four-eyes, the admin API, the client's
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,9 @@ from typing import Any
 import httpx2 as httpx
 import openai
 import pytest
+from typer.testing import CliRunner
 
+from pilothouse.cli.main import app
 from pilothouse.testing import FakeUpstream, RecordingToolGateway, ServerThread
 from pilothouse.testing.hijacked import directive
 from tests.conftest import TEST_API_KEY
@@ -280,3 +283,30 @@ def _settled(sdk: openai.OpenAI, response_id: str) -> Any:
             return found
         time.sleep(0.05)
     raise AssertionError(f"{response_id} did not finish")
+
+
+def test_cli_approves_on_the_store_and_the_client_carries_on(
+    guarded_server: ServerThread, guarded: openai.OpenAI, ledger: RecordingToolGateway
+) -> None:
+    since = len(ledger.calls)
+    paused = _ask(guarded, agent="careful")  # four-eyes: the CLI user is another principal
+    request = _waiting(paused)
+    store = guarded_server.settings.store
+    listed = _cli("approvals", "list", "--tenant", "default", "--store", store)
+    assert request.id in [a["id"] for a in listed]
+    denied_elsewhere = CliRunner().invoke(
+        app, ["approvals", "approve", request.id, "--tenant", "other", "--store", store]
+    )
+    assert denied_elsewhere.exit_code != 0
+    decided = _cli("approvals", "approve", request.id, "--reason", "ok", "--store", store)
+    assert decided["status"] == "approved"
+    assert str(decided["decided_by"]).startswith("cli:")
+    resumed = _answer(guarded, paused.id, request.id, True, agent="careful")
+    assert resumed.status == "completed"
+    assert _refunds(ledger, since) == [REFUND]
+
+
+def _cli(*args: str) -> Any:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
