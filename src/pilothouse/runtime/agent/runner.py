@@ -34,7 +34,7 @@ from pilothouse.runtime.agent.policy_gate import (
 )
 from pilothouse.runtime.agent.state import RunState, tool_budget
 from pilothouse.runtime.agent.switches import SwitchBoard
-from pilothouse.runtime.agent.tool_guard import ToolGuard
+from pilothouse.runtime.agent.tool_guard import Classifier, ToolGuard, no_data_classes
 from pilothouse.runtime.approvals import ApprovalService
 from pilothouse.runtime.history import model_view, upstream_items
 from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
@@ -60,6 +60,7 @@ class AgentRuntime:
     environment: str | None = None
     policy: PolicyGate | None = None
     approvals: ApprovalService | None = None
+    classify: Classifier = no_data_classes  # data classes in a call's arguments (policy context)
 
     def guard(
         self, principal: Principal, state: RunState, journal: RunJournal, raw: list[Any]
@@ -67,7 +68,7 @@ class AgentRuntime:
         """The policy gate of one run's model and tool calls (None without policies)."""
         if self.policy is None:
             return None
-        return ToolGuard(self.policy, self.approvals, principal, state, journal, raw)
+        return ToolGuard(self.policy, self.approvals, principal, state, journal, raw, self.classify)
 
     def authorize_invoke(self, principal: Principal, agent: str) -> Any:
         """``invoke_agent`` before anything runs or is stored; a denial is a 403."""
