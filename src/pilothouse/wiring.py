@@ -17,9 +17,11 @@ from pilothouse.control.keys import KeyService
 from pilothouse.control.releases import Releases
 from pilothouse.observability.redaction.boundary import DataBoundary
 from pilothouse.observability.redaction.sources import provider_secrets, tool_secrets
+from pilothouse.runtime.agent.authorization import policy_parts, with_policy
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.agent.source import AgentSource, BundleSource, ReleaseSource
 from pilothouse.runtime.agent.switches import SwitchBoard
+from pilothouse.runtime.approvals import ApprovalService
 from pilothouse.runtime.conversations import ConversationService
 from pilothouse.runtime.guardrails import ReleaseGuardrails
 from pilothouse.runtime.providers.factory import build_router
@@ -50,6 +52,7 @@ class Services:
     keys: KeyService | None = None
     outcomes: OutcomeStore | None = None
     boundary: DataBoundary | None = None
+    approvals: ApprovalService | None = None
 
     async def start(self) -> None:
         """Open the store (migrating it when needed), then load what agents serve; from
@@ -100,6 +103,7 @@ def build_services(
     journal: JournalStore | None = getattr(store, "journal", None)
     release_store: ReleaseStore | None = getattr(store, "releases", None)
     switches = SwitchBoard(journal, settings.kill_switch)
+    engines, approvals = policy_parts(store, journal)
 
     def make_runtime(
         bundle: Bundle, release_id: str | None, environment: str | None
@@ -111,7 +115,7 @@ def build_services(
         guarded, guardrails = _data_boundaries(
             boundary, bundle, tools, environment in (None, settings.environment)
         )
-        return AgentRuntime(
+        runtime = AgentRuntime(
             router,
             guarded,
             bundle.pricing,
@@ -121,7 +125,9 @@ def build_services(
             release_id,
             environment,
             guardrails,
+            classify=lambda call: boundary.classify(call.arguments),
         )
+        return with_policy(runtime, bundle, engines, approvals)
 
     releases = environments = None
     agents: AgentSource
@@ -166,6 +172,7 @@ def build_services(
         keys=keys,
         outcomes=getattr(store, "outcomes", None),
         boundary=boundary,
+        approvals=approvals,
     )
 
 

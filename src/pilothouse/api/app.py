@@ -15,6 +15,7 @@ from pilothouse.api.correlation import CorrelationMiddleware
 from pilothouse.api.errors import on_http_exception, on_pilothouse_error, on_unexpected
 from pilothouse.api.routes import (
     admin,
+    approvals,
     control,
     conversations,
     feedback,
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             *system.routes,
             *admin.routes,
             *keys.routes,
+            *approvals.routes,
             *control.routes,
         ],
         middleware=[

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pilothouse.cli.approvals import approvals_app
 from pilothouse.cli.contracts import contracts_app
 from pilothouse.cli.keys import keys_app
 from pilothouse.cli.release import bundle_app, env_app, release_app
@@ -36,6 +37,7 @@ app.add_typer(contracts_app, name="contracts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(runs_app, name="runs")
 app.command()(scorecard)
+app.add_typer(approvals_app, name="approvals")
 
 
 @app.command()

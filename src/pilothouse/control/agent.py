@@ -8,7 +8,7 @@ lower any limit but never raise one (:meth:`Limits.lowered_by`).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -64,6 +64,25 @@ class Limits(BaseModel):
         return self.model_copy(update=merged) if merged else self
 
 
+class AgentPolicy(BaseModel):
+    """How an agent's run reacts to authorization (``policy:`` in its YAML).
+
+    Attributes:
+        on_deny: ``continue`` hands a denied tool call back to the model as the tool's
+            error result and lets it go on; ``end`` also ends the run ``incomplete``
+            (reason ``policy_denied``) with a final message.
+        four_eyes: Every approval this agent's runs ask for must be given by a key other
+            than the one that started the run (tools may require it on their own).
+        approval_ttl_s: How long an approval request stays open and an approval usable.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    on_deny: Literal["continue", "end"] = "continue"
+    four_eyes: bool = False
+    approval_ttl_s: int = Field(default=3600, ge=1)
+
+
 class AgentSpec(BaseModel):
     """One agent as its bundle file declares it."""
 
@@ -82,6 +101,7 @@ class AgentSpec(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     end_on_tool_error: bool = False
     guardrails: GuardrailsConfig | None = None
+    policy: AgentPolicy = Field(default_factory=AgentPolicy)
 
     @field_validator("tools")
     @classmethod

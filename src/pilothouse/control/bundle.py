@@ -11,6 +11,8 @@ Layout (DESIGN §5)::
     pricing.yaml            Pricing
     redaction.yaml          RedactionPolicy: how this release redacts secrets and PII
     guardrails.yaml         GuardrailsConfig: the release's content filters
+    policies/*.cedar        Cedar policies (checked here, with file and line; enforced
+                            by :mod:`pilothouse.control.policy` per release)
 
 :func:`load_bundle` reads everything, collects every problem it finds (file, JSON pointer,
 message, hint) rather than stopping at the first, and raises :class:`BundleError` if there
@@ -122,6 +124,7 @@ def load_bundle(root: Path) -> Bundle:
     redaction = _load_optional(root, "redaction.yaml", RedactionPolicy, problems)
     guardrails = _load_optional(root, "guardrails.yaml", GuardrailsConfig, problems)
     _cross_check(root, agents, tools, imported, problems)
+    _check_policies(root, problems)
     if problems:
         raise BundleError(problems)
     return Bundle(
@@ -300,3 +303,17 @@ def _cross_check(
                         "",
                     )
                 )
+
+
+def _check_policies(root: Path, problems: list[Problem]) -> None:
+    """Policy files parse and fit the schema; each problem names its file and line.
+    The engine is imported only for bundles that have policies (it costs about 1 s)."""
+    folder = root / "policies"
+    if not folder.is_dir() or not any(folder.glob("*.cedar")):
+        return
+    from pilothouse.control.policy.loader import PolicyLoadError, load_policies
+
+    try:
+        load_policies(root)
+    except PolicyLoadError as exc:
+        problems.extend(problem.to_problem() for problem in exc.problems)

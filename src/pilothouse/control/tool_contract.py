@@ -116,6 +116,10 @@ class ToolContract(BaseModel):
         """The fine data classes (and group names) the tool may receive."""
         return vocabulary.clearance(self.data_classes)
 
+    approval: Literal["required", "four_eyes"] | None = None
+    """``required``: every call waits for a person's approval; ``four_eyes``: and that
+    person must hold another key than the run's."""
+
     def as_function_tool(self) -> dict[str, Any]:
         """The tool as a Responses ``function`` tool for the model."""
         return {

@@ -12,14 +12,18 @@ import orjson
 
 from pilothouse.runtime.providers.base import Item
 
+# Items only the runtime and the client read: the tools are passed as tools, and an
+# approval's outcome reaches the model as the ``mcp_call`` that follows it.
+_NOT_FOR_MODELS = frozenset({"mcp_list_tools", "mcp_approval_request", "mcp_approval_response"})
+
 
 def model_view(items: list[Item]) -> list[Item]:
     """History as the model sees it: ``mcp_call`` items become a function call and its
-    output; ``mcp_list_tools`` items are dropped (the tools are passed as tools)."""
+    output; ``mcp_list_tools`` and approval items are dropped."""
     view: list[Item] = []
     for item in items:
         kind = item.get("type")
-        if kind == "mcp_list_tools":
+        if kind in _NOT_FOR_MODELS:
             continue
         if kind == "mcp_call":
             view.append(

@@ -142,10 +142,7 @@ class ResponseService:
         response_id = ids.new_id(ids.RESPONSE)
         history, root = await self._history(request, context.tenant)
         sticky = request.conversation_id or root or response_id
-        principal = context.principal.key_id if context.principal is not None else None
-        model, resolved, instructions = self._route(
-            request, response_id, context.tenant, sticky, principal
-        )
+        model, resolved, instructions = self._route(request, response_id, context, sticky)
         return Turn(
             id=response_id,
             created_at=int(time.time()),
@@ -159,12 +156,7 @@ class ResponseService:
         )
 
     def _route(
-        self,
-        request: CreateResponse,
-        response_id: str,
-        tenant: str,
-        sticky: str,
-        principal_id: str | None = None,
+        self, request: CreateResponse, response_id: str, context: RequestContext, sticky: str
     ) -> tuple[str, Resolved, str | list[Item] | None]:
         """The model name to echo, what serves it, and the instructions to send.
 
@@ -191,10 +183,10 @@ class ResponseService:
         runner = served.runtime.runner(
             target,
             run_id=response_id,
-            tenant=tenant,
+            tenant=context.tenant,
             requested_limits=_requested_limits(request),
             request_body=request.model_dump(exclude_none=True),
-            principal_id=principal_id,
+            principal=context.principal,
         )
         return target.model, Resolved(runner, target.agent.model), request.instructions
 

@@ -7,6 +7,8 @@
 * :class:`FaultyToolServer` — an HTTP tool server with an idempotency ledger and
   injectable faults (timeouts, resets, statuses, slowness).
 * :class:`RecordingToolGateway` — runs Python functions as tools and records the calls.
+* :class:`HijackedModel` — a model that obeys instructions injected anywhere in its
+  input (prompt-injection tests).
 * :class:`ManualClock` — a clock that moves only when told (breakers, budgets).
 
 Names are imported on first use, so that importing one fake (say, from a tool server
@@ -28,6 +30,7 @@ _EXPORTS = {
     "ToolFault": "pilothouse.testing.tool_server",
     "ToolRequest": "pilothouse.testing.tool_server",
     "RecordingToolGateway": "pilothouse.testing.tools",
+    "HijackedModel": "pilothouse.testing.hijacked",
     "ManualClock": "pilothouse.runtime.tools.clock",
 }
 
@@ -35,6 +38,7 @@ __all__ = [
     "FakeUpstream",
     "Fault",
     "FaultyToolServer",
+    "HijackedModel",
     "ManualClock",
     "RecordedRequest",
     "RecordingToolGateway",
@@ -48,6 +52,7 @@ if TYPE_CHECKING:
     from pilothouse.runtime.providers.scripted import ScriptedProvider
     from pilothouse.runtime.tools.clock import ManualClock
     from pilothouse.testing.fake_upstream import FakeUpstream, Fault, RecordedRequest
+    from pilothouse.testing.hijacked import HijackedModel
     from pilothouse.testing.server import ServerThread
     from pilothouse.testing.tool_server import FaultyToolServer, ToolFault, ToolRequest
     from pilothouse.testing.tools import RecordingToolGateway

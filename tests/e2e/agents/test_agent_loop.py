@@ -211,7 +211,9 @@ def test_journal_records_every_step(agent_server: ServerThread, agents: openai.O
     response = agents.responses.create(model="agent:desk", input=QUESTION)
     journal = agent_server.services.journal
     entries = agent_server.run(journal.read(response.id))
-    kinds = [e.kind for e in entries]  # type: ignore[attr-defined]
+    kinds = [e.kind for e in entries if e.kind != "policy.decision"]  # type: ignore[attr-defined]
+    decisions = [e.payload["action"] for e in entries if e.kind == "policy.decision"]  # type: ignore[attr-defined]
+    assert decisions == ["invoke_agent", "use_model", "call_tool", "call_tool", "use_model"]
     assert kinds == [
         "run.started",
         "tools.listed",

@@ -63,7 +63,8 @@ def test_show_renders_a_timeline_tree(store_url: str, two_runs: list[str]) -> No
     lines = text.splitlines()
     assert lines[0].startswith(f"run {done}  desk@") and "completed" in lines[0]
     assert " tok" in lines[0] and "$" in lines[0] and " ms" in lines[0]
-    assert lines[1].startswith("├── tools listed  get_ticket_status, search_kb")
+    assert lines[1].startswith("├── policy invoke_agent agent:desk  allow")
+    assert lines[2].startswith("├── tools listed  get_ticket_status, search_kb")
     steps = [line for line in lines if line.startswith(("├── step", "└── step"))]
     assert len(steps) == 2 and all("model gpt-4o-mini  completed" in s for s in steps)
     tools = [line for line in lines if "── tool " in line]

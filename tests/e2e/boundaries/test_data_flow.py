@@ -27,11 +27,17 @@ def test_data_of_an_uncleared_class_never_reaches_an_egress_tool(
     assert "email" in calls["post_note"].error
     assert calls["send_message"].error is not None and "card" in calls["send_message"].error
     assert boundary.tools.requests == []  # 0 executions: nothing was sent anywhere
+    # Cedar's baseline refuses them before the gateway's own data-flow check is reached;
+    # both decisions are journaled as policy events.
     refusals = [
-        entry["payload"] for entry in journal(raw, response.id) if entry["kind"] == "tool.completed"
+        entry["payload"]
+        for entry in journal(raw, response.id)
+        if entry["kind"] == "policy.decision" and entry["payload"]["decision"] == "deny"
     ]
-    assert [r["error"]["code"] for r in refusals] == ["policy_denied", "policy_denied"]  # type: ignore[index]
-    assert {r["error"]["policy"] for r in refusals} == {"baseline.egress-of-uncleared-data"}  # type: ignore[index]
+    assert sorted(r["tool"] for r in refusals) == ["post_note", "send_message"]
+    assert {name for r in refusals for name in r["policy_names"]} == {
+        "baseline.egress-of-uncleared-data"
+    }
     # The refusal names classes, never the values.
     assert leaks(str(refusals), PII_CANARIES) == []
 

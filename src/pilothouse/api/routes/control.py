@@ -2,8 +2,9 @@
 
 ``POST /admin/v1/releases`` takes a bundle as ``{files: {path: text}, message, author}``
 (what ``release publish`` reads from a directory); promotion, canary and rollback are
-``POST /admin/v1/environments/{env}/promote|rollback``. The operator role will guard these
-once API keys exist (issue 5).
+``POST /admin/v1/environments/{env}/promote|rollback``. The ``operate`` role guards these
+(:mod:`pilothouse.api.auth`), and publish and promote are also authorized by Cedar as the
+key's principal (:mod:`pilothouse.control.release_policy`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pilothouse.api.http import json_body, json_response, services
+from pilothouse.api.http import context, json_body, json_response, services
+from pilothouse.control.bundle import load_bundle
 from pilothouse.control.environments import Environments, GateFailed, Move
+from pilothouse.control.principal import Principal
 from pilothouse.control.release_diff import diff_releases
+from pilothouse.control.release_policy import authorize_promote, authorize_publish
 from pilothouse.control.releases import Releases, materialise
-from pilothouse.errors import InvalidRequest, NotFound
+from pilothouse.errors import InvalidRequest, NotFound, PermissionDenied
 
 
 def _control(request: Request) -> tuple[Releases, Environments]:
@@ -29,6 +33,13 @@ def _control(request: Request) -> tuple[Releases, Environments]:
     if found.releases is None or found.environments is None:
         raise NotFound("This store keeps no releases.", code="no_release_store")
     return found.releases, found.environments
+
+
+def _principal(request: Request) -> Principal:
+    principal = context(request).principal
+    if principal is None:  # the auth middleware sets one on every admin request
+        raise PermissionDenied("No API key.", code="policy_denied")
+    return principal
 
 
 def _object(body: Any) -> dict[str, Any]:
@@ -51,6 +62,7 @@ async def publish(request: Request) -> Response:
         raise InvalidRequest("'message' is required.", param="message")
     with tempfile.TemporaryDirectory() as scratch:
         root = materialise(files, Path(scratch) / "bundle")
+        authorize_publish(_principal(request), load_bundle(root))
         release, created = await releases.publish(root, message, str(body.get("author") or "api"))
     return json_response({**release.summary(), "created": created}, 201 if created else 200)
 
@@ -104,6 +116,9 @@ async def promote(request: Request) -> Response:
     canary = body.get("canary")
     if canary is not None and not isinstance(canary, int):
         raise InvalidRequest("'canary' must be a whole percent.", param="canary")
+    releases, _ = _control(request)
+    candidate = releases.bundle(await releases.get(release))
+    authorize_promote(_principal(request), candidate, request.path_params["env"])
     try:
         move = await environments.promote(
             release,

@@ -21,7 +21,7 @@ class RunRecord:
         latency_ms: Wall-clock time from start to finish.
         outcome: ``success`` or a failure class (:mod:`pilothouse.observability.outcomes`).
         tools: Calls and errors per tool, ``{name: (calls, errors)}``.
-        policy: Policy decisions by kind (``allow``, ``deny``, ``approval_required``).
+        policy: Policy decisions by kind (``allow``, ``deny``, ``needs_approval``).
     """
 
     run_id: str

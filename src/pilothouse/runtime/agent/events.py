@@ -24,7 +24,7 @@ tool.attempt         position, tool, attempt, started_at, latency_ms, outcome (o
                      error_type, retryable, retried
 tool.completed       position*, item*, idempotency_key*, result*, error*, attempts*,
                      latency_s, latency_ms, tool, outcome (ok|error|invalid_arguments)
-policy.decision      action, resource, tool, decision (allow|deny|approval_required),
+policy.decision      action, resource, tool, decision (allow|deny|needs_approval),
                      policy_ids, reason, outcome=decision
 approval.requested   approval_id, tool, arguments_digest, outcome="pending"
 approval.resolved    approval_id, tool, decision (approved|denied|expired), approver_id,
@@ -182,8 +182,10 @@ def tool_intent(
     call_id: str | None,
     idempotency_key: str | None,
     parse_error: str | None,
+    approval_id: str | None = None,
 ) -> Event:
-    """A governed call is about to be dispatched (journal first: before its effect)."""
+    """A governed call is about to be dispatched (journal first: before its effect);
+    ``approval_id`` names the approval it runs under, if any."""
     return Event(
         TOOL_INTENT,
         {
@@ -195,6 +197,7 @@ def tool_intent(
             "call_id": call_id,
             "idempotency_key": idempotency_key,
             "parse_error": parse_error,
+            "approval_id": approval_id,
         },
     )
 
@@ -266,7 +269,7 @@ def policy_decision(
     policy_ids: list[str] | None = None,
     reason: str | None = None,
 ) -> Event:
-    """An authorization decision (``allow``, ``deny`` or ``approval_required``) on an
+    """An authorization decision (``allow``, ``deny`` or ``needs_approval``) on an
     action such as ``call_tool`` or ``invoke_agent``, with the policies that decided."""
     return Event(
         POLICY_DECISION,

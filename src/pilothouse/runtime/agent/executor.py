@@ -30,6 +30,7 @@ from pilothouse.runtime.agent.journal import RunJournal
 from pilothouse.runtime.agent.limits import LimitHit
 from pilothouse.runtime.agent.state import RunState, idempotency_key, mcp_item_id
 from pilothouse.runtime.agent.switches import SwitchBoard
+from pilothouse.runtime.agent.tool_guard import Screened, ToolGuard
 from pilothouse.runtime.history import model_view
 from pilothouse.runtime.providers.base import (
     Item,
@@ -71,6 +72,7 @@ class PendingCall:
     name: str
     arguments: str
     parse_error: str | None = None
+    approval_id: str | None = None
 
 
 class Executor:
@@ -84,7 +86,9 @@ class Executor:
         meter: CostMeter,
         journal: RunJournal,
         switches: SwitchBoard,
+        guard: ToolGuard | None = None,
     ) -> None:
+        self.guard = guard
         self.state = state
         self.model = model
         self.gateway = gateway
@@ -104,13 +108,17 @@ class Executor:
         run first, then the loop goes on — unless ``stop_after_pending`` (the model also
         asked for client tools, whose results only the client can bring).
         """
+        pending = pending or await self._answered_approvals()
         for listed in self._list_tools(live):
             yield listed
-        if pending:
-            async for resumed in self.run_calls(pending, live):
+        halt: Stop | None = Stop("completed") if stop_after_pending else None
+        async for resumed in self.run_calls(pending, live) if pending else _nothing():
+            if isinstance(resumed, Stop):
+                halt = resumed
+            else:
                 yield resumed
-        if stop_after_pending:
-            async for final in self._finish("completed", live):
+        if halt is not None:
+            async for final in self._finish(halt.status, live, halt.hit, halt.reason):
                 yield final
             return
         while True:
@@ -124,6 +132,16 @@ class Executor:
                 async for final in self._finish(stop.status, live, stop.hit, stop.reason):
                     yield final
                 return
+
+    async def _answered_approvals(self) -> list[PendingCall]:
+        """A continuation's calls: those its ``mcp_approval_response`` items answer."""
+        if self.guard is None:
+            return []
+        pending = await self.guard.answered()
+        if pending:
+            self._record_intents(pending)
+            await self.journal.flush()
+        return pending
 
     async def _step(self, live: bool) -> AsyncIterator[StreamEvent | Stop]:
         """One model step and the tool calls it asks for; ends with a Stop to finish."""
@@ -182,8 +200,8 @@ class Executor:
             yield stop
             return
         async for event in self._act(pending, live):
-            if isinstance(event, LimitHit):
-                yield Stop("incomplete", event)
+            if isinstance(event, Stop):
+                yield event
                 return
             yield event
         if client_calls:
@@ -206,6 +224,8 @@ class Executor:
                 f"the next step could exceed the cost ceiling of "
                 f"${self.meter.ceiling_usd:g} (spent ${state.cost_usd:.6f})",
             )
+        if hit is None and self.guard is not None:
+            hit = self.guard.check_model(self.model.public_model)
         return hit
 
     def _settle(self, result: ModelResult, price: ModelPrice | None, latency_s: float) -> None:
@@ -350,8 +370,15 @@ class Executor:
             state, [(p.call.name, p.call.arguments) for p in runnable if p.call is not None]
         )
         if hit is not None:
-            yield hit
+            yield Stop("incomplete", hit)
             return
+        self._record_intents(pending)
+        await self.journal.flush()
+        async for event in self.run_calls(pending, live):
+            yield event
+
+    def _record_intents(self, pending: list[PendingCall]) -> None:
+        """Journal the calls about to run (journal first)."""
         for p in pending:
             self.journal.emit(
                 events.tool_intent(
@@ -362,11 +389,9 @@ class Executor:
                     p.call.call_id if p.call else None,
                     p.call.idempotency_key if p.call else None,
                     p.parse_error,
+                    p.approval_id,
                 )
             )
-        await self.journal.flush()
-        async for event in self.run_calls(pending, live):
-            yield event
 
     async def run_calls(self, pending: list[PendingCall], live: bool) -> AsyncIterator[Any]:
         """Run calls whose intents are journaled, and record their results.
@@ -375,10 +400,13 @@ class Executor:
         they are sent again with the same idempotency keys.
         """
         state = self.state
-        runnable = [p for p in pending if p.call is not None]
+        screened = await self.guard.screen(pending) if self.guard else None
+        runnable = [p for p in pending if p.call is not None and _cleared(p, screened)]
         base = len(state.output)
         if live:
             for offset, p in enumerate(pending):
+                if screened is not None and p.position in screened.awaiting:
+                    continue
                 for event in _call_started(self._mcp_item(p, None), base + offset):
                     yield event
         results = (
@@ -390,27 +418,45 @@ class Executor:
         )
         by_position = {p.position: r for p, r in zip(runnable, results, strict=True)}
         for offset, p in enumerate(pending):
-            outcome = by_position.get(p.position)
-            item = self._mcp_item(p, outcome)
-            state.output.append(item)
-            state.history.extend(model_view([item]))
-            if outcome is not None:
-                self.journal.attempts(p.position, outcome)
-            self.journal.emit(
-                events.tool_completed(
-                    p.position,
-                    p.name,
-                    item,
-                    p.call.idempotency_key if p.call else None,
-                    outcome.output if outcome else None,
-                    outcome.error if outcome else None,
-                    outcome.attempts if outcome else 0,
-                    outcome.latency_s if outcome else 0.0,
-                )
-            )
+            request = screened.awaiting.get(p.position) if screened else None
+            if request is not None:
+                state.output.append(request)
+                for event in item_events(request, base + offset) if live else ():
+                    yield event
+                continue
+            item = self._settle_call(p, by_position.get(p.position), screened)
             if live:
                 for event in _call_finished(item, base + offset):
                     yield event
+        halt = _halt(screened)
+        if halt is not None:
+            yield halt
+
+    def _settle_call(
+        self, p: PendingCall, outcome: ToolResult | None, screened: Screened | None
+    ) -> Item:
+        """The call's ``mcp_call`` item (failed when policy blocked it), added to the output
+        and the model's history, its attempts and result journaled."""
+        item = self._mcp_item(p, outcome)
+        if screened is not None and p.position in screened.blocked:
+            item.update(status="failed", error=screened.blocked[p.position])
+        self.state.output.append(item)
+        self.state.history.extend(model_view([item]))
+        if outcome is not None:
+            self.journal.attempts(p.position, outcome)
+        self.journal.emit(
+            events.tool_completed(
+                p.position,
+                p.name,
+                item,
+                p.call.idempotency_key if p.call else None,
+                outcome.output if outcome else None,
+                outcome.error if outcome else None,
+                outcome.attempts if outcome else 0,
+                outcome.latency_s if outcome else 0.0,
+            )
+        )
+        return item
 
     def _mcp_item(self, pending: PendingCall, result: ToolResult | None) -> Item:
         item: Item = {
@@ -422,7 +468,7 @@ class Executor:
             "output": None,
             "error": None,
             "status": "in_progress",
-            "approval_request_id": None,
+            "approval_request_id": pending.approval_id,
         }
         if pending.parse_error is not None:
             item.update(status="failed", error=f"invalid_arguments: {pending.parse_error}")
@@ -475,6 +521,27 @@ def run_extension(state: RunState) -> dict[str, Any]:
         "tool_calls": state.tool_calls,
         "cost_usd": state.cost_usd,
     }
+
+
+async def _nothing() -> AsyncIterator[Any]:
+    """An empty event stream."""
+    return
+    yield
+
+
+def _halt(screened: Screened | None) -> Stop | None:
+    """Where the guard ends the run: a refusal under ``on_deny: end``, or approvals to
+    wait for (the response is complete; a continuation carries the decisions)."""
+    if screened is None:
+        return None
+    if screened.end is not None:
+        return Stop("incomplete", screened.end)
+    return Stop("completed") if screened.awaiting else None
+
+
+def _cleared(pending: PendingCall, screened: Screened | None) -> bool:
+    """Whether the guard (if any) lets the call run."""
+    return screened is None or pending.position in screened.allowed
 
 
 def _call_started(item: Item, index: int) -> list[StreamEvent]:

@@ -24,6 +24,7 @@ from pilothouse.runtime.agent.cost import CostMeter
 from pilothouse.runtime.agent.executor import BoundModel, Executor, PendingCall, run_extension
 from pilothouse.runtime.agent.journal import RunJournal
 from pilothouse.runtime.agent.limits import LimitHit, final_message
+from pilothouse.runtime.agent.policy_gate import principal_from_json
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.agent.source import AgentSource
 from pilothouse.runtime.agent.state import RunState, call_signature, tool_budget
@@ -94,6 +95,9 @@ def rebuild(state: RunState, spec: dict[str, Any], entries: list[JournalEntry]) 
             intents.pop(payload["position"], None)
             state.output.append(payload["item"])
             state.history.extend(model_view([payload["item"]]))
+        elif entry.kind == "approval.requested":
+            intents.pop(payload["position"], None)
+            state.output.append(payload["item"])
         elif entry.kind == "limit.hit":
             hit = LimitHit(payload["reason"], payload["message"])
             state.output.append(wire.assistant_message(final_message(hit)))
@@ -196,15 +200,17 @@ async def resume(
         return final_result(state, rebuilt.finished), spec
     resolved = runtime.router.resolve_chain([state.agent.model, *state.agent.fallbacks])
     model = BoundModel(resolved.provider, resolved.upstream_model, state.agent.model)
-    journal_of_run = RunJournal(runtime.journal, state)
-    journal_of_run.seed(entries)
+    run_journal = RunJournal(runtime.journal, state)
+    run_journal.seed(entries)
+    principal = principal_from_json(spec.get("principal"), run.tenant)  # never an allow-all
     executor = Executor(
         state,
         model,
         runtime.gateway,
         CostMeter(runtime.pricing, state.limits.max_cost_usd),
-        journal_of_run,
+        run_journal,
         runtime.switches,
+        runtime.guard(principal, state, run_journal, []),
     )
     result: ModelResult | None = None
     async for event in executor.run(

@@ -19,14 +19,23 @@ from pydantic import ValidationError
 
 from pilothouse.control.agent import Limits
 from pilothouse.control.pricing import Pricing
+from pilothouse.control.principal import Principal
 from pilothouse.control.tool_contract import ToolContract
-from pilothouse.errors import InvalidRequest
+from pilothouse.errors import InvalidRequest, PermissionDenied
 from pilothouse.runtime.agent.cost import CostMeter
 from pilothouse.runtime.agent.directory import Target
 from pilothouse.runtime.agent.executor import BoundModel, Executor
 from pilothouse.runtime.agent.journal import RunJournal
+from pilothouse.runtime.agent.policy_gate import (
+    PolicyGate,
+    principal_from_json,
+    principal_to_json,
+    record_decision,
+)
 from pilothouse.runtime.agent.state import RunState, tool_budget
 from pilothouse.runtime.agent.switches import SwitchBoard
+from pilothouse.runtime.agent.tool_guard import Classifier, ToolGuard, no_data_classes
+from pilothouse.runtime.approvals import ApprovalService
 from pilothouse.runtime.guardrails import POLICY_EVENT, ContentFilters, ReleaseGuardrails
 from pilothouse.runtime.history import model_view, upstream_items
 from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
@@ -57,6 +66,31 @@ class AgentRuntime:
         """The content filters of plain model requests served alongside this release."""
         return self.guardrails.for_models() if self.guardrails is not None else None
 
+    policy: PolicyGate | None = None
+    approvals: ApprovalService | None = None
+    classify: Classifier = no_data_classes  # data classes in a call's arguments (policy context)
+
+    def guard(
+        self, principal: Principal, state: RunState, journal: RunJournal, raw: list[Any]
+    ) -> ToolGuard | None:
+        """The policy gate of one run's model and tool calls (None without policies)."""
+        if self.policy is None:
+            return None
+        return ToolGuard(self.policy, self.approvals, principal, state, journal, raw, self.classify)
+
+    def authorize_invoke(self, principal: Principal, agent: str) -> Any:
+        """``invoke_agent`` before anything runs or is stored; a denial is a 403."""
+        if self.policy is None:
+            return None
+        decision = self.policy.authorize(principal, "invoke_agent", ("agent", agent), agent=agent)
+        if not decision.allowed:
+            raise PermissionDenied(
+                f"Policy does not allow this key to invoke agent '{agent}': {decision.reason}",
+                param="model",
+                code="policy_denied",
+            )
+        return decision
+
     def runner(
         self,
         target: Target,
@@ -65,11 +99,14 @@ class AgentRuntime:
         tenant: str,
         requested_limits: dict[str, Any],
         request_body: dict[str, Any] | None = None,
-        principal_id: str | None = None,
+        principal: Principal | None = None,
     ) -> AgentRunner:
         """A runner for one run; checks what must hold before anything runs."""
         assert target.agent is not None
         agent = target.agent
+        principal_id = principal.key_id if principal is not None else None
+        principal = principal or principal_from_json(None, tenant)
+        admitted = self.authorize_invoke(principal, agent.name)
         reason = self.switches.reason(agent.name)
         if reason is not None:
             from pilothouse.errors import ServiceUnavailable
@@ -89,9 +126,19 @@ class AgentRuntime:
         meter.require_prices([agent.model, *agent.fallbacks])
         resolved = self.router.resolve_chain([agent.model, *agent.fallbacks])
         model = BoundModel(resolved.provider, resolved.upstream_model, agent.model)
-        return AgentRunner(
-            self, target, run_id, tenant, limits, meter, model, request_body or {}, principal_id
+        runner = AgentRunner(
+            self,
+            target,
+            run_id,
+            tenant,
+            limits,
+            meter,
+            model,
+            request_body or {},
+            principal_id,
         )
+        runner.principal, runner.admitted = principal, admitted
+        return runner
 
 
 class AgentRunner:
@@ -121,6 +168,8 @@ class AgentRunner:
         self.model = model
         self.request_body = request_body
         self.principal_id = principal_id
+        self.principal: Principal = principal_from_json(None, tenant)
+        self.admitted: Any = None  # the invoke_agent decision, journaled when the run starts
 
     async def complete(self, request: ModelRequest) -> ModelResult:
         """Run to the end without stream events."""
@@ -201,7 +250,10 @@ class AgentRunner:
     async def _run(self, request: ModelRequest, live: bool) -> AsyncGenerator[Any, None]:
         state = self._state(request)
         journal = RunJournal(self.runtime.journal, state)
-        journal.start(run_spec(state, self.request_body, self.target.model))
+        journal.start(run_spec(state, self.request_body, self.target.model, self.principal))
+        if self.admitted is not None:
+            record_decision(journal, self.admitted, ("agent", state.agent.name))
+        guard = self.runtime.guard(self.principal, state, journal, list(request.input))
         executor = Executor(
             state,
             self._filtered(state, journal),
@@ -209,6 +261,7 @@ class AgentRunner:
             self.meter,
             journal,
             self.runtime.switches,
+            guard,
         )
         try:
             async for event in executor.run(live):
@@ -236,7 +289,12 @@ class AgentRunner:
         return replace(self.model, provider=provider)
 
 
-def run_spec(state: RunState, request_body: dict[str, Any], public_model: str) -> str:
+def run_spec(
+    state: RunState,
+    request_body: dict[str, Any],
+    public_model: str,
+    principal: Principal | None = None,
+) -> str:
     """What resume needs to rebuild a run's starting state (the journal has the rest),
     and the request it answers (to store its response when it is resumed)."""
     return orjson.dumps(
@@ -255,6 +313,7 @@ def run_spec(state: RunState, request_body: dict[str, Any], public_model: str) -
             "model": state.model,
             "started_at": state.started_at,
             "principal_id": state.principal_id,
+            "principal": principal_to_json(principal),
         }
     ).decode()
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0005"
 
 metadata = MetaData()
 
@@ -183,4 +183,30 @@ feedback = Table(
     Column("created_at", Float, nullable=False),
     Column("schema_version", Integer, nullable=False),
     Index("ix_feedback_tenant_response", "tenant", "response_id"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("agent", String(128), nullable=False),
+    Column("server_label", String(128), nullable=False),
+    Column("tool", String(128), nullable=False),
+    Column("arguments", Text, nullable=False),
+    Column("arguments_digest", String(64), nullable=False),
+    Column("release_id", String(64), nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("four_eyes", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("decided_by", String(64)),
+    Column("decided_at", BigInteger),
+    Column("reason", Text),
+    Column("used_by_run", String(64)),
+    Column("used_at", BigInteger),
+    Column("policies", Text, nullable=False),
+    Index("ix_approvals_tenant_status", "tenant", "status"),
 )

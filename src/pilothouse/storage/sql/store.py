@@ -23,6 +23,7 @@ from pilothouse.storage.base import (
     StoredResponse,
 )
 from pilothouse.storage.sql import migrate
+from pilothouse.storage.sql.approval_store import SQLApprovalStore
 from pilothouse.storage.sql.journal_store import SQLJournalStore
 from pilothouse.storage.sql.key_store import SQLKeyStore
 from pilothouse.storage.sql.outcome_store import SQLOutcomeStore
@@ -78,6 +79,7 @@ class SQLStore:
         self.releases = SQLReleaseStore(self.runner)
         self.keys = SQLKeyStore(self.runner)
         self.outcomes = SQLOutcomeStore(self.runner)
+        self.approvals = SQLApprovalStore(self.runner)
 
     async def start(self) -> None:
         """Migrate to the newest schema revision (a no-op when already there)."""

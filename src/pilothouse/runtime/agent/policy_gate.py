@@ -1,0 +1,158 @@
+"""Authorization of a runtime's agents with Cedar, and the journal event of each decision.
+
+A :class:`PolicyGate` belongs to one runtime, that is to one bundle or release: it asks
+the release's policy engine (``policies/*.cedar`` plus the baseline, compiled once per
+release and tenant in a shared :class:`~pilothouse.control.policy.EngineCache`) about
+
+* ``invoke_agent`` — before a run starts (a denial is a 403 and nothing is persisted);
+* ``use_model`` — before each model call of a run;
+* ``call_tool`` — before each governed tool call (see :mod:`.tool_guard`).
+
+The engine package costs about a second to import, so it is imported on first use, by
+the first agent request, never by plain model traffic.
+
+Every decision made inside a run is journaled through :func:`record_decision`, the one
+place that shapes the ``policy.decision`` event (action, resource type and id, outcome,
+policy ids, principal key id, reason).
+
+A run without a caller (resume after a crash, a continuation started by an approver)
+acts as the principal stored with the run when it was created
+(:func:`principal_to_json` / :func:`principal_from_json`); a run stored without one acts
+as a principal with no roles, which the baseline denies: there is no allow-all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pilothouse.control.bundle import Bundle
+from pilothouse.control.principal import Principal, Scopes
+
+if TYPE_CHECKING:
+    from pilothouse.control.policy import Decision, EngineCache, PolicyEngine
+    from pilothouse.runtime.agent.journal import RunJournal
+
+NOBODY = "anonymous"
+"""The key id of the role-less principal a run without a stored principal acts as."""
+
+
+class PolicyGate:
+    """Decisions for one runtime's bundle. See the module docstring.
+
+    Args:
+        bundle: The bundle (its root holds ``policies/``).
+        release_id: The release it came from (None for a development bundle).
+        environment: The environment it serves.
+        cache: Gives the engine cache shared by every runtime of the process.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        release_id: str | None,
+        environment: str | None,
+        cache: Callable[[], EngineCache] | None = None,
+    ) -> None:
+        self.bundle = bundle
+        self.release_id = release_id
+        self.environment = environment or ""
+        self._shared = cache
+        self._cache: EngineCache | None = None
+        self._key = release_id or f"bundle:{Path(bundle.root).resolve()}"
+
+    def engine(self, tenant: str) -> PolicyEngine:
+        """The release's engine for ``tenant``, built on first use."""
+        from pilothouse.control.policy import EngineCache
+
+        if self._cache is None:
+            self._cache = self._shared() if self._shared is not None else EngineCache()
+        return self._cache.get(f"{self._key}/{tenant}", lambda: self._build(tenant))
+
+    def _build(self, tenant: str) -> PolicyEngine:
+        from pilothouse.control.policy import Catalog, PolicyEngine, load_policies
+
+        environments = [self.environment] if self.environment else []
+        catalog = Catalog.from_bundle(self.bundle, tenant, environments)
+        return PolicyEngine(load_policies(Path(self.bundle.root)), catalog)
+
+    def authorize(
+        self,
+        principal: Principal,
+        action: str,
+        resource: tuple[str, str],
+        *,
+        agent: str,
+        arguments: dict[str, Any] | None = None,
+        approved: bool = False,
+        cost_usd: float = 0.0,
+        tool_calls: int = 0,
+        data_classes: frozenset[str] = frozenset(),
+    ) -> Decision:
+        """One decision; ``resource`` is ``(kind, name)`` with kind agent, tool or model."""
+        from pilothouse.control.policy import Context, Resource
+
+        kind, name = resource
+        context = Context(
+            environment=self.environment,
+            agent=agent,
+            arguments=arguments or {},
+            approved=approved,
+            cost_usd_micros=round(cost_usd * 1_000_000),
+            tool_call_count=tool_calls,
+            data_classes=data_classes,
+        )
+        target = {"agent": Resource.agent, "tool": Resource.tool, "model": Resource.model}[kind]
+        return self.engine(principal.tenant).authorize(principal, action, target(name), context)
+
+
+def policy_event(decision: Decision, resource: tuple[str, str]) -> dict[str, Any]:
+    """The ``policy.decision`` journal payload of ``decision`` (never tool arguments:
+    they are journaled, redacted, with the call itself)."""
+    return {
+        "action": decision.action,
+        "resource": f"{resource[0]}:{resource[1]}",
+        "resource_type": resource[0],
+        "resource_id": resource[1],
+        "tool": resource[1] if resource[0] == "tool" else None,
+        "decision": decision.outcome.value,
+        "outcome": decision.outcome.value,
+        "policy_ids": list(decision.policy_ids),
+        "policy_names": list(decision.policy_names),
+        "principal": decision.principal,
+        "reason": decision.reason,
+        "errors": list(decision.errors),
+        "policy_set": decision.policy_set,
+    }
+
+
+def record_decision(journal: RunJournal, decision: Decision, resource: tuple[str, str]) -> None:
+    """Journal one decision as a ``policy.decision`` event."""
+    journal.record("policy.decision", **policy_event(decision, resource))
+
+
+def principal_to_json(principal: Principal | None) -> dict[str, Any] | None:
+    """The principal as stored in a run's spec: ids, roles and scopes, never a secret."""
+    if principal is None:
+        return None
+    return {
+        "key_id": principal.key_id,
+        "tenant": principal.tenant,
+        "roles": sorted(principal.roles),
+        "scopes": principal.scopes.to_json(),
+        "system": principal.system,
+    }
+
+
+def principal_from_json(raw: dict[str, Any] | None, tenant: str) -> Principal:
+    """The principal a stored run acts as (role-less when none was stored)."""
+    if not raw:
+        return Principal(NOBODY, tenant)
+    return Principal(
+        key_id=str(raw["key_id"]),
+        tenant=str(raw.get("tenant") or tenant),
+        roles=frozenset(raw.get("roles") or ()),
+        scopes=Scopes.from_json(raw.get("scopes") or {}),
+        system=bool(raw.get("system", False)),
+    )
