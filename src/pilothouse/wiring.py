@@ -12,6 +12,13 @@ from typing import Any
 from pilothouse.control.bundle import Bundle, load_bundle
 from pilothouse.control.environments import Environments
 from pilothouse.control.releases import Releases
+from pilothouse.observability.telemetry import Telemetry, build_telemetry
+from pilothouse.observability.wiring import (
+    attempt_wrapper,
+    observe_queue,
+    observed_router,
+    traced_runs,
+)
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.agent.source import AgentSource, BundleSource, ReleaseSource
 from pilothouse.runtime.agent.switches import SwitchBoard
@@ -36,6 +43,7 @@ class Services:
     conversations: ConversationService
     switches: SwitchBoard
     agents: AgentSource
+    telemetry: Telemetry
     journal: JournalStore | None = None
     releases: Releases | None = None
     environments: Environments | None = None
@@ -51,6 +59,7 @@ class Services:
         await self.agents.close()
         await self.router.aclose()
         await self.store.close()
+        self.telemetry.shutdown()
 
 
 def build_services(
@@ -60,6 +69,7 @@ def build_services(
     router: ModelRouter | None = None,
     azure_credential: Any | None = None,
     gateway: ToolGateway | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Services:
     """Build (without starting) everything a process needs.
 
@@ -74,12 +84,16 @@ def build_services(
             fake; production uses ``DefaultAzureCredential``). The caller keeps and closes
             a credential it passes.
         gateway: A tool gateway to use instead of one built from the bundle's contracts.
+        telemetry: Tracer and metrics to use instead of those the settings describe
+            (tests pass one with an in-memory span exporter).
     """
     if store is None:
         store = SQLStore(settings.store)
     if router is None:
         providers, routes = settings.resolved_providers()
         router = build_router(providers, routes, azure_credential)
+    telemetry = telemetry or build_telemetry(settings)
+    telemetry.live.watch_providers(router.providers)
     journal: JournalStore | None = getattr(store, "journal", None)
     release_store: ReleaseStore | None = getattr(store, "releases", None)
     switches = SwitchBoard(journal, settings.kill_switch)
@@ -90,10 +104,14 @@ def build_services(
         # Imported when agents are served: plain model traffic never loads the tool stack.
         from pilothouse.runtime.tools.factory import build_gateway
 
-        tools = gateway if gateway is not None else build_gateway(bundle.tools, bundle.root)
+        tools = gateway if gateway is not None else build_gateway(
+            bundle.tools, bundle.root, wrap_adapter=attempt_wrapper(telemetry)
+        )  # fmt: skip
+        telemetry.live.watch_gateway(tools)
         return AgentRuntime(
-            router, tools, bundle.pricing, bundle.tools, journal, switches, release_id, environment
-        )
+            router, tools, bundle.pricing, bundle.tools, journal, switches, release_id, environment,
+            traced_runs(telemetry),
+        )  # fmt: skip
 
     releases = environments = None
     agents: AgentSource
@@ -117,10 +135,13 @@ def build_services(
         settings=settings,
         store=store,
         router=router,
-        responses=ResponseService(store, router, agents, journal),
+        responses=observe_queue(
+            ResponseService(store, observed_router(router, telemetry), agents, journal), telemetry
+        ),
         conversations=ConversationService(store),
         switches=switches,
         agents=agents,
+        telemetry=telemetry,
         journal=journal,
         releases=releases,
         environments=environments,

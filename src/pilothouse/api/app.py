@@ -12,8 +12,10 @@ from starlette.middleware import Middleware
 
 from pilothouse.api.correlation import CorrelationMiddleware
 from pilothouse.api.errors import on_http_exception, on_pilothouse_error, on_unexpected
-from pilothouse.api.routes import admin, control, conversations, responses, system
+from pilothouse.api.routes import admin, control, conversations, metrics, responses, system
 from pilothouse.errors import PilothouseError
+from pilothouse.observability.ingress import IngressObserver
+from pilothouse.observability.telemetry import configure_process_logging
 from pilothouse.settings import Settings
 from pilothouse.wiring import Services, build_services
 
@@ -41,8 +43,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             *system.routes,
             *admin.routes,
             *control.routes,
+            *metrics.routes,
         ],
-        middleware=[Middleware(CorrelationMiddleware)],
+        middleware=[
+            Middleware(CorrelationMiddleware),
+            Middleware(IngressObserver, telemetry=services.telemetry),
+        ],
         exception_handlers={
             PilothouseError: on_pilothouse_error,
             HTTPException: on_http_exception,
@@ -70,4 +76,6 @@ def tune_gc() -> None:
 
 def app_from_env() -> Starlette:
     """Factory for ``uvicorn --factory`` (each worker builds its own graph from env)."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_process_logging(settings)
+    return create_app(settings)

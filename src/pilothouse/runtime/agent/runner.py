@@ -25,6 +25,7 @@ from pilothouse.runtime.agent.cost import CostMeter
 from pilothouse.runtime.agent.directory import Target
 from pilothouse.runtime.agent.executor import BoundModel, Executor
 from pilothouse.runtime.agent.journal import RunJournal
+from pilothouse.runtime.agent.observer import RunObserver, Unobserved
 from pilothouse.runtime.agent.state import RunState, tool_budget
 from pilothouse.runtime.agent.switches import SwitchBoard
 from pilothouse.runtime.history import model_view, upstream_items
@@ -49,6 +50,7 @@ class AgentRuntime:
     switches: SwitchBoard = field(default_factory=lambda: SwitchBoard(None))
     release_id: str | None = None
     environment: str | None = None
+    observer: RunObserver = field(default_factory=Unobserved)
 
     def runner(
         self,
@@ -188,26 +190,35 @@ class AgentRunner:
     async def _run(self, request: ModelRequest, live: bool) -> AsyncGenerator[Any, None]:
         state = self._state(request)
         journal = RunJournal(self.runtime.journal, state)
+        price = self.meter.price_for(self.model.public_model, self.model.upstream_model)
+        observed = self.runtime.observer.observe(state, self.model, self.runtime.gateway, price)
         journal.start(run_spec(state, self.request_body, self.target.model))
         executor = Executor(
-            state, self.model, self.runtime.gateway, self.meter, journal, self.runtime.switches
+            state, observed.model, observed.gateway, self.meter, journal, self.runtime.switches
         )
         try:
             async for event in executor.run(live):
                 yield event
-        except (asyncio.CancelledError, GeneratorExit):
-            # Cancelled (a background run's cancel, shutdown) or abandoned (the client of a
-            # stream went away): close the journal so the run does not look in progress
-            # forever.
-            journal.record(
-                "run.finished",
-                status="cancelled",
-                reason="cancelled",
-                usage=state.usage(),
-                cost_usd=state.cost_usd,
-            )
-            await asyncio.shield(journal.flush(status="cancelled"))
+        except BaseException as exc:
+            observed.end(state, exc)
+            if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+                await self._close_cancelled(journal, state)
             raise
+        observed.end(state, None)
+
+    @staticmethod
+    async def _close_cancelled(journal: RunJournal, state: RunState) -> None:
+        # Cancelled (a background run's cancel, shutdown) or abandoned (the client of a
+        # stream went away): close the journal so the run does not look in progress
+        # forever.
+        journal.record(
+            "run.finished",
+            status="cancelled",
+            reason="cancelled",
+            usage=state.usage(),
+            cost_usd=state.cost_usd,
+        )
+        await asyncio.shield(journal.flush(status="cancelled"))
 
 
 def run_spec(state: RunState, request_body: dict[str, Any], public_model: str) -> str:
