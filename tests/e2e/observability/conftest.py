@@ -72,9 +72,7 @@ def obs(
     """The SDK against the observed server, with spans and tool records cleared."""
     obs_tools.reset()
     span_exporter.clear()
-    with openai.OpenAI(
-        base_url=obs_server.base_url, api_key=TEST_API_KEY, max_retries=0
-    ) as client:
+    with openai.OpenAI(base_url=obs_server.base_url, api_key=TEST_API_KEY, max_retries=0) as client:
         yield client
 
 

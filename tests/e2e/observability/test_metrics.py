@@ -132,7 +132,9 @@ def test_streamed_and_plain_runs_record_identical_usage_and_cost(
                 attrs["gen_ai.usage.input_tokens"],
                 attrs["gen_ai.usage.output_tokens"],
                 attrs["pilothouse.cost_usd"],
-                tuple(sorted(dict(c.attributes or {})["gen_ai.usage.output_tokens"] for c in chats)),
+                tuple(
+                    sorted(dict(c.attributes or {})["gen_ai.usage.output_tokens"] for c in chats)
+                ),
                 delta(before, after, "pilothouse_cost_usd_total", agent="noter"),
                 delta(
                     before, after, "pilothouse_tokens_total", model="gpt-4o-mini", direction="input"
@@ -168,9 +170,7 @@ def test_series_of_later_producers_are_exported(obs_http: httpx.Client) -> None:
 
 
 @pytest.fixture
-def private_metrics(
-    upstream: FakeUpstream, tmp_path: Path
-) -> Iterator[httpx.Client]:
+def private_metrics(upstream: FakeUpstream, tmp_path: Path) -> Iterator[httpx.Client]:
     settings = server_settings(
         f"sqlite:///{tmp_path / 'private.db'}", upstream, tmp_path
     ).model_copy(update={"metrics_public": False})

@@ -169,4 +169,3 @@ def test_failed_upstream_call_marks_the_chat_span(
     (chat,) = named(spans, "chat ")
     assert _attrs(chat)["error.type"]
     assert not chat.status.is_ok
-
