@@ -36,6 +36,8 @@ these series are exported with no samples (never a made-up value).
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
@@ -44,9 +46,16 @@ _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120
 
 
 class Metrics:
-    """The process's series. See the module docstring for the list."""
+    """The process's series. See the module docstring for the list.
+
+    Producers on the request path go through :meth:`_child`, which keeps each labelled
+    child in a dict: ``labels()`` validates and locks on every call (a few µs), a dict
+    lookup costs a tenth of that, and label sets are few (bounded by routes, models,
+    agents and tools).
+    """
 
     def __init__(self) -> None:
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_requests = Counter(
@@ -119,42 +128,49 @@ class Metrics:
             "pilothouse_approvals_pending", "Approval requests awaiting a decision.", registry=r
         )
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     # -- producers that exist ------------------------------------------------------------
 
     def request_finished(self, method: str, route: str, status: int, seconds: float) -> None:
         """One HTTP request answered (called by the ingress middleware)."""
-        self.http_requests.labels(method, route, str(status)).inc()
-        self.http_duration.labels(method, route).observe(seconds)
+        self._child(self.http_requests, method, route, str(status)).inc()
+        self._child(self.http_duration, method, route).observe(seconds)
 
     def model_call(
         self, model: str, status: str, seconds: float, usage: dict[str, object] | None
     ) -> None:
         """One model call finished (``status``: the result's status, or ``error``)."""
-        self.model_calls.labels(model, status).inc()
-        self.model_duration.labels(model).observe(seconds)
+        self._child(self.model_calls, model, status).inc()
+        self._child(self.model_duration, model).observe(seconds)
         if usage:
-            self.tokens.labels(model, "input").inc(_count(usage.get("input_tokens")))
-            self.tokens.labels(model, "output").inc(_count(usage.get("output_tokens")))
+            self._child(self.tokens, model, "input").inc(_count(usage.get("input_tokens")))
+            self._child(self.tokens, model, "output").inc(_count(usage.get("output_tokens")))
 
     def tool_call(self, tool: str, error_code: str | None, attempts: int, seconds: float) -> None:
         """One governed tool call finished, after all its attempts."""
-        self.tool_calls.labels(tool, error_code or "ok").inc()
-        self.tool_duration.labels(tool).observe(seconds)
+        self._child(self.tool_calls, tool, error_code or "ok").inc()
+        self._child(self.tool_duration, tool).observe(seconds)
         if attempts > 1:
-            self.tool_retries.labels(tool).inc(attempts - 1)
+            self._child(self.tool_retries, tool).inc(attempts - 1)
         if error_code is not None:
-            self.tool_errors.labels(tool, error_code).inc()
+            self._child(self.tool_errors, tool, error_code).inc()
 
     def run_finished(
         self, agent: str, status: str, seconds: float, cost_usd: float, limit: str | None
     ) -> None:
         """One agent run ended (any status, cancelled included)."""
-        self.runs.labels(agent, status).inc()
-        self.run_duration.labels(agent).observe(seconds)
+        self._child(self.runs, agent, status).inc()
+        self._child(self.run_duration, agent).observe(seconds)
         if cost_usd:
-            self.cost.labels(agent).inc(cost_usd)
+            self._child(self.cost, agent).inc(cost_usd)
         if limit is not None:
-            self.limit_hits.labels(agent, limit).inc()
+            self._child(self.limit_hits, agent, limit).inc()
 
     # -- producers that land in parallel ---------------------------------------------------
 

@@ -70,11 +70,13 @@ class TracedRuns:
                 attr.REQUEST_MODEL: model.public_model,
                 attr.RESPONSE_ID: state.run_id,
                 attr.RUN_ID: state.run_id,
-                attr.RELEASE_ID: state.release_id or "",
-                attr.ENVIRONMENT: state.environment or "",
                 attr.REQUEST_ID: state.headers.get("x-request-id", ""),
             },
         )
+        if state.release_id is not None:  # a bundle served from a directory has none
+            span.set_attribute(attr.RELEASE_ID, state.release_id)
+        if state.environment is not None:
+            span.set_attribute(attr.ENVIRONMENT, state.environment)
         state.headers["traceparent"] = attr.traceparent(span)
         self.telemetry.opened(span)
         return span

@@ -11,17 +11,23 @@ import orjson
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from pilothouse.control.bundle import load_bundle
+from pilothouse.errors import UpstreamError
 from pilothouse.observability.redaction import Redactor, SecretsRegistry
 from pilothouse.observability.telemetry import Telemetry
 from pilothouse.observability.tracing.jsonl import JsonlSpanExporter
 from pilothouse.observability.tracing.model import ObservedProvider
+from pilothouse.observability.tracing.run import TracedRuns
 from pilothouse.observability.tracing.setup import build_exporter, build_tracer_provider
 from pilothouse.observability.tracing.tools import ObservedGateway
+from pilothouse.runtime.agent.executor import BoundModel
+from pilothouse.runtime.agent.state import RunState, tool_budget
 from pilothouse.runtime.providers.base import ModelRequest
 from pilothouse.runtime.providers.scripted import ScriptedProvider
 from pilothouse.runtime.tools.base import RunToolBudget, ToolCall, ToolResult
 
 KEY = "sk-proj-canary0123456789abcdefABCDEF"
+BUNDLE = Path(__file__).parents[3] / "fixtures" / "bundles" / "faulty"
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
@@ -139,3 +145,52 @@ def test_no_exporter_means_no_tracer(tmp_path: Path) -> None:
     assert build_tracer_provider(None) is None
     with pytest.raises(ValueError, match="unknown trace exporter"):
         build_exporter("zipkin", None, tmp_path / "x.jsonl")
+
+
+def _run_state(release_id: str | None) -> RunState:
+    spec = load_bundle(BUNDLE).agents["noter"]
+    return RunState(
+        run_id="resp_run",
+        tenant="default",
+        agent=spec,
+        limits=spec.limits,
+        tools={},
+        instructions=None,
+        history=[],
+        headers={"traceparent": PARENT, "x-request-id": "req_9"},
+        release_id=release_id,
+        environment="prod" if release_id else None,
+        tool_budget=tool_budget(spec.limits),
+    )
+
+
+def test_run_span_carries_release_limit_and_failure() -> None:
+    exporter = InMemorySpanExporter()
+    telemetry = _telemetry(exporter)
+    model = BoundModel(ScriptedProvider("scripted"), "gpt-4o-mini", "gpt-4o-mini")
+    runs = TracedRuns(telemetry)
+
+    state = _run_state("rel_123")
+    observed = runs.observe(state, model, _Gateway(telemetry), None)
+    state.status, state.incomplete_reason, state.cost_usd = "incomplete", "max_steps", 0.25
+    observed.end(state, None)
+
+    failed_state = _run_state(None)
+    failed = runs.observe(failed_state, model, _Gateway(telemetry), None)
+    failed.end(failed_state, UpstreamError("upstream down", status=502, code="upstream_error"))
+
+    limited, broken = exporter.get_finished_spans()
+    attrs = dict(limited.attributes or {})
+    assert attrs["pilothouse.release_id"] == "rel_123"
+    assert attrs["pilothouse.environment"] == "prod"
+    assert attrs["pilothouse.limit"] == "max_steps"
+    assert attrs["pilothouse.status"] == "incomplete" and attrs["pilothouse.cost_usd"] == 0.25
+    assert attrs["pilothouse.request_id"] == "req_9"
+    assert limited.parent is not None and limited.parent.span_id == 0x00F067AA0BA902B7
+    assert state.headers["traceparent"].split("-")[2] == f"{limited.context.span_id:016x}"
+    broken_attrs = dict(broken.attributes or {})
+    assert "pilothouse.release_id" not in broken_attrs
+    assert broken_attrs["error.type"] == "upstream_error" and not broken.status.is_ok
+    text = telemetry.metrics.exposition().decode()
+    assert 'pilothouse_limit_hits_total{agent="noter",limit="max_steps"} 1.0' in text
+    assert 'pilothouse_runs_total{agent="noter",status="failed"} 1.0' in text
