@@ -195,20 +195,29 @@ async def resume(
         return final_result(state, rebuilt.finished), spec
     resolved = runtime.router.resolve_chain([state.agent.model, *state.agent.fallbacks])
     model = BoundModel(resolved.provider, resolved.upstream_model, state.agent.model)
+    meter = CostMeter(runtime.pricing, state.limits.max_cost_usd)
+    price = meter.price_for(state.agent.model, resolved.upstream_model)
+    # Observed like a fresh run; its span is a child of the crashed run's (same trace).
+    observed = runtime.observer.observe(state, model, runtime.gateway, price)
     executor = Executor(
         state,
-        model,
-        runtime.gateway,
-        CostMeter(runtime.pricing, state.limits.max_cost_usd),
+        observed.model,
+        observed.gateway,
+        meter,
         RunJournal(runtime.journal, state),
         runtime.switches,
     )
     result: ModelResult | None = None
-    async for event in executor.run(
-        False, rebuilt.pending, stop_after_pending=rebuilt.client_calls
-    ):
-        if isinstance(event, ModelResult):
-            result = event
+    try:
+        async for event in executor.run(
+            False, rebuilt.pending, stop_after_pending=rebuilt.client_calls
+        ):
+            if isinstance(event, ModelResult):
+                result = event
+    except BaseException as exc:
+        observed.end(state, exc)
+        raise
+    observed.end(state, None)
     assert result is not None
     return result, spec
 
