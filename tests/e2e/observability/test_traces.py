@@ -169,3 +169,28 @@ def test_failed_upstream_call_marks_the_chat_span(
     (chat,) = named(spans, "chat ")
     assert _attrs(chat)["error.type"]
     assert not chat.status.is_ok
+
+
+def test_limit_and_tool_error_show_on_spans(
+    obs: openai.OpenAI, span_exporter: InMemorySpanExporter, obs_tools: FaultyToolServer
+) -> None:
+    obs_tools.fail("status", times=1, status=400, path="/notes")
+    failed_tool = obs.responses.create(model="agent:noter", input=NOTE)
+    spans = wait_for_spans(span_exporter, _server_done)
+    tools = {_attrs(s)["gen_ai.tool.name"]: s for s in named(spans, "execute_tool ")}
+    note = tools["add_incident_note"]
+    assert _attrs(note)["error.type"] == "http_400" and not note.status.is_ok
+    assert [e.attributes["pilothouse.attempt.outcome"] for e in note.events] == ["http_400"]  # type: ignore[index]
+    assert failed_tool.status == "completed"  # the model was told and answered
+
+    span_exporter.clear()
+    limited = obs.responses.create(
+        model="agent:noter", input=NOTE, extra_body={"limits": {"max_steps": 1}}
+    )
+    assert limited.status == "incomplete"
+    spans = wait_for_spans(span_exporter, _server_done)
+    (run,) = named(spans, "invoke_agent ")
+    attrs = _attrs(run)
+    assert attrs["pilothouse.status"] == "incomplete"
+    assert attrs["pilothouse.limit"] == limited.incomplete_details.reason == "max_steps"  # type: ignore[union-attr]
+    assert not named(spans, "execute_tool ")  # no tool ran past the last step
