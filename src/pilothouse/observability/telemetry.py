@@ -48,7 +48,7 @@ class Telemetry:
     provider: TracerProvider | None = None
     tracer: Tracer | None = None
     content: Redactor | None = None
-    _open: dict[int, Span] = field(default_factory=dict)
+    _open: dict[int, Span] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.metrics.registry.register(self.live)
