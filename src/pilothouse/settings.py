@@ -111,6 +111,19 @@ class Settings(BaseSettings):
     key_pepper: SecretStr | None = Field(
         default=None, description="HMAC key for stored key digests (SHA-256 without one)."
     )
+    # Observability (README "Observability"; observability/telemetry.py).
+    log_format: Literal["json", "text"] = "json"
+    trace_exporter: Literal["none", "console", "jsonl", "otlp-http", "otlp-grpc"] = "none"
+    trace_endpoint: str | None = Field(
+        default=None, description="OTLP endpoint; unset: the exporter's default and OTEL_* env."
+    )
+    trace_file: Path = Path(".pilothouse/traces.jsonl")
+    trace_content: bool = Field(
+        default=False, description="Put message and tool content on spans, redacted."
+    )
+    metrics_public: bool = Field(
+        default=True, description="Serve /metrics without an API key (keep it off the internet)."
+    )
 
     def resolved_providers(self) -> tuple[list[ProviderConfig], list[RouteConfig]]:
         """The providers and routes in force, with the file and defaults folded in.

@@ -17,6 +17,13 @@ from pilothouse.control.keys import KeyService
 from pilothouse.control.releases import Releases
 from pilothouse.observability.redaction.boundary import DataBoundary
 from pilothouse.observability.redaction.sources import provider_secrets, tool_secrets
+from pilothouse.observability.telemetry import Telemetry, build_telemetry
+from pilothouse.observability.wiring import (
+    attempt_wrapper,
+    observe_queue,
+    observed_router,
+    traced_runs,
+)
 from pilothouse.runtime.agent.authorization import policy_parts, with_policy
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.agent.source import AgentSource, BundleSource, ReleaseSource
@@ -46,6 +53,7 @@ class Services:
     conversations: ConversationService
     switches: SwitchBoard
     agents: AgentSource
+    telemetry: Telemetry
     journal: JournalStore | None = None
     releases: Releases | None = None
     environments: Environments | None = None
@@ -70,6 +78,7 @@ class Services:
         await self.store.close()
         if self.boundary is not None:
             self.boundary.remove_log_filter()
+        self.telemetry.shutdown()
 
 
 def build_services(
@@ -79,6 +88,7 @@ def build_services(
     router: ModelRouter | None = None,
     azure_credential: Any | None = None,
     gateway: ToolGateway | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Services:
     """Build (without starting) everything a process needs.
 
@@ -93,6 +103,8 @@ def build_services(
             fake; production uses ``DefaultAzureCredential``). The caller keeps and closes
             a credential it passes.
         gateway: A tool gateway to use instead of one built from the bundle's contracts.
+        telemetry: Tracer and metrics to use instead of those the settings describe
+            (tests pass one with an in-memory span exporter).
     """
     boundary = DataBoundary()
     providers, routes = settings.resolved_providers()
@@ -100,6 +112,8 @@ def build_services(
     store = RedactingStore(store if store is not None else SQLStore(settings.store), boundary)
     if router is None:
         router = build_router(providers, routes, azure_credential)
+    telemetry = telemetry or build_telemetry(settings)
+    telemetry.live.watch_providers(router.providers)
     journal: JournalStore | None = getattr(store, "journal", None)
     release_store: ReleaseStore | None = getattr(store, "releases", None)
     switches = SwitchBoard(journal, settings.kill_switch)
@@ -111,7 +125,10 @@ def build_services(
         # Imported when agents are served: plain model traffic never loads the tool stack.
         from pilothouse.runtime.tools.factory import build_gateway
 
-        tools = gateway if gateway is not None else build_gateway(bundle.tools, bundle.root)
+        tools = gateway if gateway is not None else build_gateway(
+            bundle.tools, bundle.root, wrap_adapter=attempt_wrapper(telemetry)
+        )  # fmt: skip
+        telemetry.live.watch_gateway(tools)
         guarded, guardrails = _data_boundaries(
             boundary, bundle, tools, environment in (None, settings.environment)
         )
@@ -126,6 +143,7 @@ def build_services(
             environment,
             guardrails,
             classify=lambda call: boundary.classify(call.arguments),
+            observer=traced_runs(telemetry),
         )
         return with_policy(runtime, bundle, engines, approvals)
 
@@ -162,10 +180,16 @@ def build_services(
         settings=settings,
         store=store,
         router=router,
-        responses=ResponseService(store, router, agents, journal, boundary.json_value),
+        responses=observe_queue(
+            ResponseService(
+                store, observed_router(router, telemetry), agents, journal, boundary.json_value
+            ),
+            telemetry,
+        ),
         conversations=ConversationService(store),
         switches=switches,
         agents=agents,
+        telemetry=telemetry,
         journal=journal,
         releases=releases,
         environments=environments,

@@ -20,10 +20,13 @@ from pilothouse.api.routes import (
     conversations,
     feedback,
     keys,
+    metrics,
     responses,
     system,
 )
 from pilothouse.errors import PilothouseError
+from pilothouse.observability.ingress import IngressObserver
+from pilothouse.observability.telemetry import configure_process_logging
 from pilothouse.settings import Settings
 from pilothouse.wiring import Services, build_services
 
@@ -54,10 +57,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             *keys.routes,
             *approvals.routes,
             *control.routes,
+            *metrics.routes,
         ],
         middleware=[
             Middleware(CorrelationMiddleware),
-            Middleware(AuthMiddleware, keys=services.keys, public=frozenset()),
+            Middleware(IngressObserver, telemetry=services.telemetry),
+            Middleware(
+                AuthMiddleware,
+                keys=services.keys,
+                public=frozenset({"/metrics"} if services.settings.metrics_public else ()),
+            ),
         ],
         exception_handlers={
             PilothouseError: on_pilothouse_error,
@@ -86,4 +95,6 @@ def tune_gc() -> None:
 
 def app_from_env() -> Starlette:
     """Factory for ``uvicorn --factory`` (each worker builds its own graph from env)."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_process_logging(settings)
+    return create_app(settings)

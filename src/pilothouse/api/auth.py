@@ -13,6 +13,7 @@ What a path needs, first match wins:
 ``/admin/v1/keys``       ``admin``
 ``/admin/v1/approvals``  ``approve``
 ``/admin/v1/``           ``operate``
+``/metrics``             ``operate`` (public when ``metrics_public``)
 ``/v1/``                 ``invoke``
 anything else            a valid key
 =======================  ===========
@@ -34,6 +35,7 @@ ROLE_BY_PREFIX = (
     ("/admin/v1/keys", "admin"),
     ("/admin/v1/approvals", "approve"),
     ("/admin/v1/", "operate"),
+    ("/metrics", "operate"),
     ("/v1/", "invoke"),
 )
 

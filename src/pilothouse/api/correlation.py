@@ -1,7 +1,9 @@
 """Correlation ids at ingress: ``X-Request-ID`` and W3C ``traceparent``.
 
 Both are accepted from the client or minted, handed to the handler through the ASGI
-scope, forwarded to upstream calls, and returned in the response headers. This is a
+scope, forwarded to upstream calls, and returned in the response headers. The client's
+own ``traceparent`` is kept as ``incoming_traceparent`` for the tracing middleware
+(``observability/ingress.py``), which makes it the parent of the server span. This is a
 pure ASGI middleware: it adds two headers and allocates nothing per body chunk.
 """
 
@@ -51,10 +53,17 @@ class CorrelationMiddleware:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = rid
         state["traceparent"] = tp
-        extra = [(b"x-request-id", rid.encode("latin-1")), (b"traceparent", tp.encode())]
+        if traceparent is not None:
+            state["incoming_traceparent"] = traceparent.decode("latin-1")
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # Read at response time: a tracing middleware inside may have replaced the
+                # traceparent with the one naming its server span.
+                extra = [
+                    (b"x-request-id", rid.encode("latin-1")),
+                    (b"traceparent", state["traceparent"].encode("latin-1")),
+                ]
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 

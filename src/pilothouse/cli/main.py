@@ -105,7 +105,9 @@ def _run(settings: Settings) -> None:
     target: Any = "pilothouse.api.app:app_from_env"
     if settings.workers <= 1:
         from pilothouse.api.app import create_app
+        from pilothouse.observability.telemetry import configure_process_logging
 
+        configure_process_logging(settings)
         target = create_app(settings)
     uvicorn.run(
         target,

@@ -82,6 +82,10 @@ class LiveRegistry:
         """Forget a finished run."""
         self._runs.pop(response_id, None)
 
+    def background_count(self) -> int:
+        """Background runs registered here (queued or running): the queue depth."""
+        return sum(1 for run in self._runs.values() if run.task is not None)
+
     def __len__(self) -> int:
         return len(self._runs)
 

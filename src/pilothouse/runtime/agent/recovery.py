@@ -203,21 +203,30 @@ async def resume(
     run_journal = RunJournal(runtime.journal, state)
     run_journal.seed(entries)
     principal = principal_from_json(spec.get("principal"), run.tenant)  # never an allow-all
+    meter = CostMeter(runtime.pricing, state.limits.max_cost_usd)
+    price = meter.price_for(state.agent.model, resolved.upstream_model)
+    # Observed like a fresh run; its span is a child of the crashed run's (same trace).
+    observed = runtime.observer.observe(state, model, runtime.gateway, price)
     executor = Executor(
         state,
-        model,
-        runtime.gateway,
-        CostMeter(runtime.pricing, state.limits.max_cost_usd),
+        observed.model,
+        observed.gateway,
+        meter,
         run_journal,
         runtime.switches,
         runtime.guard(principal, state, run_journal, []),
     )
     result: ModelResult | None = None
-    async for event in executor.run(
-        False, rebuilt.pending, stop_after_pending=rebuilt.client_calls
-    ):
-        if isinstance(event, ModelResult):
-            result = event
+    try:
+        async for event in executor.run(
+            False, rebuilt.pending, stop_after_pending=rebuilt.client_calls
+        ):
+            if isinstance(event, ModelResult):
+                result = event
+    except BaseException as exc:
+        observed.end(state, exc)
+        raise
+    observed.end(state, None)
     assert result is not None
     return result, spec
 

@@ -26,6 +26,7 @@ from pilothouse.runtime.agent.cost import CostMeter
 from pilothouse.runtime.agent.directory import Target
 from pilothouse.runtime.agent.executor import BoundModel, Executor
 from pilothouse.runtime.agent.journal import RunJournal
+from pilothouse.runtime.agent.observer import RunObserver, Unobserved
 from pilothouse.runtime.agent.policy_gate import (
     PolicyGate,
     principal_from_json,
@@ -90,6 +91,8 @@ class AgentRuntime:
                 code="policy_denied",
             )
         return decision
+
+    observer: RunObserver = field(default_factory=Unobserved)
 
     def runner(
         self,
@@ -250,14 +253,18 @@ class AgentRunner:
     async def _run(self, request: ModelRequest, live: bool) -> AsyncGenerator[Any, None]:
         state = self._state(request)
         journal = RunJournal(self.runtime.journal, state)
+        price = self.meter.price_for(self.model.public_model, self.model.upstream_model)
+        observed = self.runtime.observer.observe(
+            state, self._filtered(state, journal), self.runtime.gateway, price
+        )
         journal.start(run_spec(state, self.request_body, self.target.model, self.principal))
         if self.admitted is not None:
             record_decision(journal, self.admitted, ("agent", state.agent.name))
         guard = self.runtime.guard(self.principal, state, journal, list(request.input))
         executor = Executor(
             state,
-            self._filtered(state, journal),
-            self.runtime.gateway,
+            observed.model,
+            observed.gateway,
             self.meter,
             journal,
             self.runtime.switches,
@@ -266,15 +273,22 @@ class AgentRunner:
         try:
             async for event in executor.run(live):
                 yield event
-        except (asyncio.CancelledError, GeneratorExit):
-            # Cancelled (a background run's cancel, shutdown) or abandoned (the client of a
-            # stream went away): close the journal so the run does not look in progress
-            # forever. A stream closed after the run finished (its consumer stops at the
-            # final result) is not a cancellation: the run keeps its status.
-            if not journal.closed:
-                journal.finished("cancelled", "cancelled")
-                await asyncio.shield(journal.flush(status="cancelled"))
+        except BaseException as exc:
+            observed.end(state, exc)
+            if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+                await self._close_cancelled(journal, state)
             raise
+        observed.end(state, None)
+
+    @staticmethod
+    async def _close_cancelled(journal: RunJournal, state: RunState) -> None:
+        # Cancelled (a background run's cancel, shutdown) or abandoned (the client of a
+        # stream went away): close the journal so the run does not look in progress
+        # forever. A stream closed after the run finished (its consumer stops at the
+        # final result) is not a cancellation: the run keeps its status.
+        if not journal.closed:
+            journal.finished("cancelled", "cancelled")
+            await asyncio.shield(journal.flush(status="cancelled"))
 
     def _filtered(self, state: RunState, journal: RunJournal) -> BoundModel:
         """The run's model behind the agent's content filters, hits journaled as policy

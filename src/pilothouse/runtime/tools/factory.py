@@ -14,7 +14,7 @@ exposing ten tools runs as one subprocess, not ten.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,14 +58,24 @@ def build_gateway(
     retry_policy: RetryPolicy | None = None,
     retry_budget: RetryBudget | None = None,
     breaker_policy: BreakerPolicy | None = None,
+    wrap_adapter: Callable[[ToolAdapter], ToolAdapter] | None = None,
 ) -> DefaultToolGateway:
     """The gateway for ``contracts`` (as loaded from the bundle at ``bundle_root``).
+
+    ``wrap_adapter`` wraps each adapter innermost, where every attempt reaches the tool
+    (observability puts attempts on spans there).
 
     Raises:
         ToolSetupError: Some bindings cannot be turned into adapters, or some schemas do
             not compile.
     """
     adapters = build_adapters(contracts, bundle_root)
+    if wrap_adapter is not None:
+        wrapped: dict[int, ToolAdapter] = {}  # an adapter shared by several tools stays shared
+        adapters = {
+            name: wrapped.setdefault(id(adapter), wrap_adapter(adapter))
+            for name, adapter in adapters.items()
+        }
     try:
         return DefaultToolGateway(
             contracts,

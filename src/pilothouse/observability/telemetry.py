@@ -1,0 +1,147 @@
+"""One process's telemetry: its tracer (or none), its metrics, and what spans may carry.
+
+:class:`Telemetry` is built once in ``wiring.py`` (:func:`build_telemetry`) and handed to
+the small wrappers that observe the runtime (``tracing/model.py``, ``tracing/tools.py``,
+``tracing/run.py``, ``ingress.py``). ``tracer`` is None when tracing is off: wrappers
+then skip every span call, so tracing off costs a branch per call.
+
+It also holds the spans that are open right now, by span id, so that code which only
+has a call's correlation headers can annotate the span of that call:
+:meth:`Telemetry.policy_decision` is the hook the policy gate calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import Span, Tracer
+
+from pilothouse.errors import InvalidRequest
+from pilothouse.observability.metrics.live import LiveCollector
+from pilothouse.observability.metrics.registry import Metrics
+from pilothouse.observability.redaction import Redactor, SecretsRegistry
+from pilothouse.observability.tracing import attributes as attr
+from pilothouse.observability.tracing.setup import build_exporter, build_tracer_provider
+from pilothouse.settings import Settings
+
+
+@dataclass(slots=True)
+class Telemetry:
+    """Tracer, metrics and content policy of one process. See the module docstring.
+
+    Attributes:
+        metrics: The Prometheus series.
+        live: Gauges computed at scrape time.
+        provider: The tracer provider (None: tracing off); shut down on close.
+        tracer: The tracer of ``provider`` (None: tracing off).
+        content: A redactor when message content goes on spans; None keeps it off.
+    """
+
+    metrics: Metrics = field(default_factory=Metrics)
+    live: LiveCollector = field(default_factory=LiveCollector)
+    provider: TracerProvider | None = None
+    tracer: Tracer | None = None
+    content: Redactor | None = None
+    _open: dict[int, Span] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics.registry.register(self.live)
+        if self.provider is not None and self.tracer is None:
+            self.tracer = self.provider.get_tracer("pilothouse")
+
+    # -- spans other code may annotate ------------------------------------------------------
+
+    def opened(self, span: Span) -> None:
+        """Make ``span`` findable by its id while it is open."""
+        self._open[span.get_span_context().span_id] = span
+
+    def closed(self, span: Span) -> None:
+        """Forget ``span`` (it ended)."""
+        self._open.pop(span.get_span_context().span_id, None)
+
+    def span_for(self, headers: Mapping[str, str]) -> Span | None:
+        """The open span that ``headers["traceparent"]`` names, if it is ours and open."""
+        span_id = attr.span_id_of(headers)
+        return self._open.get(span_id) if span_id is not None else None
+
+    def policy_decision(
+        self,
+        headers: Mapping[str, str],
+        action: str,
+        outcome: str,
+        policy_ids: Sequence[str] = (),
+    ) -> None:
+        """Record one policy decision on the span of the call it is about, and count it.
+
+        The hook for the policy gate: call it once per decision with the correlation
+        headers of the call decided on (``ToolCall.headers`` for ``call_tool``: they name
+        that call's ``execute_tool`` span; a run's ``RunState.headers`` name its
+        ``invoke_agent`` span), the Cedar ``action``, the ``outcome`` (``allow``, ``deny``,
+        ``needs_approval``) and the ids of the policies that decided.
+        """
+        self.metrics.policy_decision(action, outcome)
+        span = self.span_for(headers)
+        if span is not None:
+            span.set_attribute(attr.POLICY_OUTCOME, outcome)
+            span.set_attribute(attr.POLICY_IDS, list(policy_ids))
+            span.add_event("policy.decision", {"action": action, attr.POLICY_OUTCOME: outcome})
+
+    # -- content --------------------------------------------------------------------------
+
+    def content_json(self, value: Any) -> str | None:
+        """``value`` as redacted JSON when content capture is on, else None."""
+        if self.content is None:
+            return None
+        return orjson.dumps(self.content.redact_json(value).value).decode()
+
+    def shutdown(self) -> None:
+        """Flush and stop the span exporter."""
+        if self.provider is not None:
+            self.provider.shutdown()
+
+
+def secrets_of(settings: Settings) -> SecretsRegistry:
+    """A registry of the secrets this process is configured with (provider keys), so that
+    logs and captured content can never carry them."""
+    registry = SecretsRegistry()
+    providers, _ = settings.resolved_providers()
+    for provider in providers:
+        if provider.api_key is not None:
+            with contextlib.suppress(InvalidRequest):  # unresolvable: the provider fails
+                registry.add_reference(provider.api_key.get_secret_value())
+    if settings.openai_api_key is not None:
+        registry.add(settings.openai_api_key.get_secret_value())
+    return registry
+
+
+def build_telemetry(settings: Settings, exporter: SpanExporter | None = None) -> Telemetry:
+    """The process's telemetry as ``settings`` ask.
+
+    Args:
+        settings: ``trace_exporter``, ``trace_endpoint``, ``trace_file``,
+            ``trace_content`` decide tracing.
+        exporter: An exporter to use instead (tests pass an in-memory one; spans are then
+            exported as they end rather than in batches).
+    """
+    batch = exporter is None
+    if exporter is None:
+        exporter = build_exporter(
+            settings.trace_exporter, settings.trace_endpoint, settings.trace_file
+        )
+    provider = build_tracer_provider(exporter, batch=batch)
+    content = Redactor(secrets=secrets_of(settings)) if settings.trace_content else None
+    return Telemetry(provider=provider, content=content)
+
+
+def configure_process_logging(settings: Settings) -> None:
+    """Structured, correlated, redacted logs for a serving process (``log_format``,
+    ``log_level``; see ``observability/logs.py``)."""
+    from pilothouse.observability.logs import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level, secrets_of(settings))
