@@ -145,7 +145,7 @@ def build_services(
             classify=lambda call: boundary.classify(call.arguments),
             observer=traced_runs(telemetry),
         )
-        return with_policy(runtime, bundle, engines, approvals)
+        return with_policy(runtime, bundle, engines, approvals, telemetry.policy_decision)
 
     releases = environments = None
     agents: AgentSource

@@ -190,3 +190,22 @@ def test_private_metrics_need_a_key(private_metrics: httpx.Client) -> None:
     error = refused.json()["error"]
     assert error["type"] == "authentication_error" and error["code"] == "missing_api_key"
     assert private_metrics.get("/metrics", headers=auth_headers()).status_code == 200
+
+
+def test_policy_decisions_are_counted(obs: openai.OpenAI, obs_http: httpx.Client) -> None:
+    """Every Cedar decision of a run (invoke_agent, use_model per step, call_tool per call)
+    is counted by action and outcome."""
+    before, _ = scrape(obs_http)
+    run = obs.responses.create(model="agent:noter", input=NOTE)
+    after, _ = scrape(obs_http)
+    calls = sum(1 for item in run.output if item.type == "mcp_call")
+    steps = run.model_dump()["pilothouse"]["steps"]
+    decided = "pilothouse_policy_decisions_total"
+    assert delta(before, after, decided, action="invoke_agent", outcome="allow") == 1
+    assert delta(before, after, decided, action="use_model", outcome="allow") == steps
+    assert delta(before, after, decided, action="call_tool", outcome="allow") == calls > 0
+
+
+def test_a_wrong_key_is_refused_for_private_metrics(private_metrics: httpx.Client) -> None:
+    wrong = private_metrics.get("/metrics", headers={"Authorization": "Bearer phk_nope_x"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_api_key"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pilothouse.control.bundle import Bundle
-from pilothouse.runtime.agent.policy_gate import PolicyGate
+from pilothouse.runtime.agent.policy_gate import DecisionObserver, PolicyGate
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.approvals import ApprovalService
 from pilothouse.storage.base import JournalStore
@@ -46,9 +46,15 @@ def policy_parts(
 
 
 def with_policy(
-    runtime: AgentRuntime, bundle: Bundle, engines: LazyEngines, approvals: ApprovalService | None
+    runtime: AgentRuntime,
+    bundle: Bundle,
+    engines: LazyEngines,
+    approvals: ApprovalService | None,
+    observe: DecisionObserver | None = None,
 ) -> AgentRuntime:
-    """``runtime`` with its bundle's policy gate and the shared approvals."""
+    """``runtime`` with its bundle's policy gate (decisions reported to ``observe``) and
+    the shared approvals."""
     runtime.policy = PolicyGate(bundle, runtime.release_id, runtime.environment, engines.get)
+    runtime.policy.observe = observe
     runtime.approvals = approvals
     return runtime

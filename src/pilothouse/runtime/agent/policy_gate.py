@@ -23,7 +23,7 @@ as a principal with no roles, which the baseline denies: there is no allow-all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,9 @@ from pilothouse.control.principal import Principal, Scopes
 if TYPE_CHECKING:
     from pilothouse.control.policy import Decision, EngineCache, PolicyEngine
     from pilothouse.runtime.agent.journal import RunJournal
+
+DecisionObserver = Callable[[Mapping[str, str], str, str, Sequence[str]], None]
+"""Told of each decision: (correlation headers, action, outcome, policy ids)."""
 
 NOBODY = "anonymous"
 """The key id of the role-less principal a run without a stored principal acts as."""
@@ -61,6 +64,9 @@ class PolicyGate:
         self._shared = cache
         self._cache: EngineCache | None = None
         self._key = release_id or f"bundle:{Path(bundle.root).resolve()}"
+        # Told of every decision (action, outcome, policy ids, correlation headers): the
+        # metrics and the span of the call decided on (wired to Telemetry.policy_decision).
+        self.observe: DecisionObserver | None = None
 
     def engine(self, tenant: str) -> PolicyEngine:
         """The release's engine for ``tenant``, built on first use."""
@@ -89,8 +95,10 @@ class PolicyGate:
         cost_usd: float = 0.0,
         tool_calls: int = 0,
         data_classes: frozenset[str] = frozenset(),
+        headers: Mapping[str, str] | None = None,
     ) -> Decision:
-        """One decision; ``resource`` is ``(kind, name)`` with kind agent, tool or model."""
+        """One decision; ``resource`` is ``(kind, name)`` with kind agent, tool or model;
+        ``headers`` are the correlation headers of what is decided on (for the trace)."""
         from pilothouse.control.policy import Context, Resource
 
         kind, name = resource
@@ -104,7 +112,10 @@ class PolicyGate:
             data_classes=data_classes,
         )
         target = {"agent": Resource.agent, "tool": Resource.tool, "model": Resource.model}[kind]
-        return self.engine(principal.tenant).authorize(principal, action, target(name), context)
+        decision = self.engine(principal.tenant).authorize(principal, action, target(name), context)
+        if self.observe is not None:
+            self.observe(headers or {}, action, decision.outcome.value, decision.policy_ids)
+        return decision
 
 
 def policy_event(decision: Decision, resource: tuple[str, str]) -> dict[str, Any]:

@@ -97,6 +97,7 @@ class ToolGuard:
             agent=self.state.agent.name,
             cost_usd=self.state.cost_usd,
             tool_calls=self.state.tool_calls,
+            headers=self.state.headers,
         )
         record_decision(self.journal, decision, resource)
         if decision.allowed:
@@ -154,6 +155,7 @@ class ToolGuard:
             cost_usd=self.state.cost_usd,
             tool_calls=self.state.tool_calls,
             data_classes=classes,
+            headers=call.headers,
         )
         record_decision(self.journal, decision, resource)
         return decision
