@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from pilothouse.control.budgets import BudgetLimits
 from pilothouse.control.bundle import Bundle, load_bundle
 from pilothouse.control.environments import Environments
 from pilothouse.control.keys import KeyService
@@ -18,6 +19,7 @@ from pilothouse.control.releases import Releases
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.agent.source import AgentSource, BundleSource, ReleaseSource
 from pilothouse.runtime.agent.switches import SwitchBoard
+from pilothouse.runtime.budgets.guard import BudgetGuard
 from pilothouse.runtime.conversations import ConversationService
 from pilothouse.runtime.providers.factory import build_router
 from pilothouse.runtime.providers.router import ModelRouter
@@ -25,6 +27,7 @@ from pilothouse.runtime.responses import ResponseService
 from pilothouse.runtime.tools.base import ToolGateway
 from pilothouse.settings import Settings
 from pilothouse.storage.base import JournalStore, KeyStore, ReleaseStore, Store
+from pilothouse.storage.budgets import BudgetStore
 from pilothouse.storage.sql.store import SQLStore
 
 
@@ -43,6 +46,7 @@ class Services:
     releases: Releases | None = None
     environments: Environments | None = None
     keys: KeyService | None = None
+    budgets: BudgetGuard | None = None
 
     async def start(self) -> None:
         """Open the store (migrating it when needed), then load what agents serve."""
@@ -124,11 +128,12 @@ def build_services(
         admin_key=_secret(settings.admin_key),
         admin_tenant=settings.admin_tenant,
     )
+    budgets = _budgets(settings, getattr(store, "budgets", None), agents)
     return Services(
         settings=settings,
         store=store,
         router=router,
-        responses=ResponseService(store, router, agents, journal),
+        responses=ResponseService(store, router, agents, journal, budgets),
         conversations=ConversationService(store),
         switches=switches,
         agents=agents,
@@ -136,7 +141,17 @@ def build_services(
         releases=releases,
         environments=environments,
         keys=keys,
+        budgets=budgets,
     )
+
+
+def _budgets(
+    settings: Settings, store: BudgetStore | None, agents: AgentSource
+) -> BudgetGuard | None:
+    if store is None:
+        return None
+    defaults = BudgetLimits.parse(settings.default_tenant_limits, "default_tenant_limits")
+    return BudgetGuard(store, agents, defaults, settings.budget_refresh_s)
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -13,7 +13,16 @@ from starlette.middleware import Middleware
 from pilothouse.api.auth import AuthMiddleware
 from pilothouse.api.correlation import CorrelationMiddleware
 from pilothouse.api.errors import on_http_exception, on_pilothouse_error, on_unexpected
-from pilothouse.api.routes import admin, control, conversations, keys, responses, system
+from pilothouse.api.rate_limit import RequestRateMiddleware
+from pilothouse.api.routes import (
+    admin,
+    control,
+    conversations,
+    keys,
+    responses,
+    system,
+    tenants,
+)
 from pilothouse.errors import PilothouseError
 from pilothouse.settings import Settings
 from pilothouse.wiring import Services, build_services
@@ -43,10 +52,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             *admin.routes,
             *keys.routes,
             *control.routes,
+            *tenants.routes,
         ],
         middleware=[
             Middleware(CorrelationMiddleware),
             Middleware(AuthMiddleware, keys=services.keys, public=frozenset()),
+            Middleware(RequestRateMiddleware, guard=services.budgets),
         ],
         exception_handlers={
             PilothouseError: on_pilothouse_error,

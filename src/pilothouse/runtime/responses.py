@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -38,6 +38,9 @@ from pilothouse.runtime.providers.base import Item, ModelResult
 from pilothouse.runtime.providers.router import ModelRouter, Resolved
 from pilothouse.runtime.turn import RequestContext, Turn
 from pilothouse.storage.base import ItemPage, JournalStore, Store
+
+if TYPE_CHECKING:
+    from pilothouse.runtime.budgets.guard import BudgetGuard
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +82,10 @@ class ResponseService:
         router: ModelRouter,
         agents: AgentSource | None = None,
         journal: JournalStore | None = None,
+        budgets: BudgetGuard | None = None,
     ) -> None:
         self.store = store
+        self.budgets = budgets
         self.router = router
         self.journal = journal
         self.agents: AgentSource = agents or BundleSource(None, None)
@@ -92,6 +97,8 @@ class ResponseService:
     async def create(self, request: CreateResponse, context: RequestContext) -> Outcome:
         """Run a new response; JSON for plain requests, a stream for ``stream: true``."""
         turn = await self._prepare(request, context)
+        if self.budgets is not None:
+            await self.budgets.meter(turn)  # the key's and tenant's budgets, if any
         key = context.idempotency_key
         if key is not None:
             earlier = await self._claim(turn, key)

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from pilothouse.control.pricing import ModelPrice
-from pilothouse.errors import PilothouseError
+from pilothouse.errors import BudgetExceeded, PilothouseError
 from pilothouse.protocol import items as wire
 from pilothouse.protocol.events import item_events
 from pilothouse.protocol.ids import new_id
@@ -156,10 +156,8 @@ class Executor:
             )
             return
         except PilothouseError as exc:
-            self.journal.record("model.failed", code=exc.code, message=exc.message)
-            self.journal.record("run.finished", status="failed", reason=exc.code)
-            await self.journal.flush(status="failed")
-            raise
+            yield await self._model_failed(exc, live)
+            return
         assert result is not None
         self._settle(result, price)
         pending, client_calls = self._resolve(result)
@@ -197,6 +195,17 @@ class Executor:
                 f"${self.meter.ceiling_usd:g} (spent ${state.cost_usd:.6f})",
             )
         return hit
+
+    async def _model_failed(self, exc: PilothouseError, live: bool) -> Stop:
+        """A model call that raised: the run fails with the error, except that a key's or
+        tenant's budget (runtime/budgets) hit while the run is underway ends it here."""
+        state = self.state
+        if isinstance(exc, BudgetExceeded) and (state.step > 1 or (live and state.output)):
+            return Stop("incomplete", LimitHit(exc.code or "budget_exceeded", exc.message))
+        self.journal.record("model.failed", code=exc.code, message=exc.message)
+        self.journal.record("run.finished", status="failed", reason=exc.code)
+        await self.journal.flush(status="failed")
+        raise exc
 
     def _settle(self, result: ModelResult, price: ModelPrice | None) -> None:
         """Account the call's usage and actual cost, and journal its output."""

@@ -23,6 +23,7 @@ from pilothouse.storage.base import (
     StoredResponse,
 )
 from pilothouse.storage.sql import migrate
+from pilothouse.storage.sql.budget_store import SQLBudgetStore
 from pilothouse.storage.sql.journal_store import SQLJournalStore
 from pilothouse.storage.sql.key_store import SQLKeyStore
 from pilothouse.storage.sql.release_store import SQLReleaseStore
@@ -76,6 +77,7 @@ class SQLStore:
         self.journal = SQLJournalStore(self.runner)
         self.releases = SQLReleaseStore(self.runner)
         self.keys = SQLKeyStore(self.runner)
+        self.budgets = SQLBudgetStore(self.runner)
 
     async def start(self) -> None:
         """Migrate to the newest schema revision (a no-op when already there)."""
