@@ -201,6 +201,7 @@ class Executor:
         tenant's budget (runtime/budgets) hit while the run is underway ends it here."""
         state = self.state
         if isinstance(exc, BudgetExceeded) and (state.step > 1 or (live and state.output)):
+            state.step -= 1  # refused before it reached the model: not a step taken
             return Stop("incomplete", LimitHit(exc.code or "budget_exceeded", exc.message))
         self.journal.record("model.failed", code=exc.code, message=exc.message)
         self.journal.record("run.finished", status="failed", reason=exc.code)
