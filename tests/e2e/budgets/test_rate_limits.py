@@ -74,7 +74,7 @@ def test_tokens_per_minute_refuse_once_the_window_is_spent(
         try:
             response = sdk.responses.create(model="gpt-4o-mini", input=f"count my tokens {i}")
         except openai.RateLimitError as error:
-            status, body, retry_after = _refusal(error)
+            _, body, retry_after = _refusal(error)
             assert (body["code"], retry_after) == ("rate_limit_tokens", "30")
             break
         assert response.usage is not None
@@ -104,7 +104,7 @@ def test_usd_per_day_of_plain_requests(
         assert response.usage is not None
         costs.append(MINI.cost(response.usage.model_dump()))
     assert refusal is not None and costs
-    status, body, retry_after = _refusal(refusal)
+    _, body, retry_after = _refusal(refusal)
     assert body["code"] == "budget_exceeded_usd" and retry_after == str(SECONDS_TO_MIDNIGHT)
     assert sum(costs) <= 0.0002
     with pytest.raises(openai.RateLimitError):  # streamed: refused before the stream opens
