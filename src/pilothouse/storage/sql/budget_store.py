@@ -62,14 +62,15 @@ class SQLBudgetStore:
         return None
 
     async def adjust(self, charges: Sequence[Charge]) -> None:
-        """Unconditional deltas, in one transaction."""
+        """Unconditional deltas, in one transaction (group-committed: they cannot fail on
+        a limit, so they may share a commit with other writes)."""
 
         def write(conn: Connection) -> None:
             for charge in charges:
                 if charge.amount:
                     _charge(conn, Charge(charge.scope, charge.window, charge.amount))
 
-        await self.runner.transaction(write)
+        await self.runner.write(write)
 
     async def used(self, counters: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """Current values of the named counters."""
