@@ -13,12 +13,16 @@ The statement counts are the contract: zero budget statements without limits, an
 configured limit one conditional UPDATE at admission (plus one settling UPDATE after each
 model call for tokens and spend). Timings on a shared 2-core machine are indicative.
 
-Usage: ``python bench/budget_overhead.py [--requests 400]``; prints a Markdown table.
+It also times the ledger's two store operations directly (no HTTP), sequentially on one
+SQLite store: an admission of three conditional charges and a settlement of two deltas.
+
+Usage: ``python bench/budget_overhead.py [--requests 400]``; prints Markdown tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import tempfile
 import time
@@ -29,6 +33,8 @@ import httpx2 as httpx
 from sqlalchemy import event
 
 from pilothouse.settings import Settings
+from pilothouse.storage.budgets import Charge
+from pilothouse.storage.sql.store import SQLStore
 from pilothouse.testing import ServerThread
 
 ADMIN = "phk_bench_admin-key-for-the-budget-benchmark"
@@ -66,6 +72,28 @@ def _measure(server: ServerThread, key: str, requests: int, counter: list[int]) 
     }
 
 
+async def _ledger_ops(url: str, rounds: int = 2000) -> dict[str, float]:
+    store = SQLStore(url)
+    await store.start()
+    admit: list[float] = []
+    settle: list[float] = []
+    try:
+        for i in range(rounds):
+            charges = [Charge(f"bench:{d}", 0, 1, 10**15) for d in ("rpm", "tpm", "usd")]
+            start = time.perf_counter()
+            await store.budgets.admit(charges)
+            admit.append((time.perf_counter() - start) * 1e6)
+            start = time.perf_counter()
+            await store.budgets.adjust([Charge("bench:tpm", 0, 5), Charge("bench:usd", 0, -1)])
+            settle.append((time.perf_counter() - start) * 1e6)
+            if i == 0:
+                admit.clear()
+                settle.clear()
+    finally:
+        await store.close()
+    return {"admit_us": statistics.median(admit), "settle_us": statistics.median(settle)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
@@ -101,6 +129,7 @@ def main() -> None:
             }
         finally:
             server.stop()
+        ops = asyncio.run(_ledger_ops(f"sqlite:///{tmp}/ledger.db"))
     base = rows["none"]
     print("| limits | SQL statements / request | p50 ms | p95 ms | p50 added ms |")
     print("|---|---|---|---|---|")
@@ -109,6 +138,11 @@ def main() -> None:
             f"| {name} | {row['statements']:g} | {row['p50_ms']:.2f} | {row['p95_ms']:.2f} "
             f"| {row['p50_ms'] - base['p50_ms']:+.2f} |"
         )
+    print()
+    print("| ledger operation (SQLite, sequential) | p50 µs |")
+    print("|---|---|")
+    print(f"| admit: 3 conditional charges, one transaction | {ops['admit_us']:.0f} |")
+    print(f"| settle: 2 deltas, group-committed | {ops['settle_us']:.0f} |")
 
 
 if __name__ == "__main__":
