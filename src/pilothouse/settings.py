@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     key_pepper: SecretStr | None = Field(
         default=None, description="HMAC key for stored key digests (SHA-256 without one)."
     )
-    default_tenant_limits: dict[str, float | None] = Field(
+    default_tenant_limits: dict[str, int | float | None] = Field(
         default_factory=dict,
         description="Budgets of tenants without their own: {rpm, tpm, usd_per_day}.",
     )
