@@ -197,6 +197,12 @@ class Tenancy(RuleBasedStateMachine):
             )
 
     @rule(actor=ACTORS, conversation=conversations)
+    def get_conversation(self, actor: str, conversation: Owned) -> None:
+        answer = self._call(actor, "GET", f"/v1/conversations/{conversation.id}")
+        if self._expect(actor, conversation, answer):
+            assert answer.json()["id"] == conversation.id
+
+    @rule(actor=ACTORS, conversation=conversations)
     def list_conversation_items(self, actor: str, conversation: Owned) -> None:
         path = f"/v1/conversations/{conversation.id}/items"
         answer = self._call(actor, "GET", path, params={"limit": 100})
