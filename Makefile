@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test check lint typecheck bench scorecard clean
+.PHONY: setup run test test-full check lint typecheck bench scorecard clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The property-based tests at full size (hundreds of longer random sequences; minutes).
+test-full: setup
+	PILOTHOUSE_PROPERTY_SCALE=full $(BIN)/python -m pytest -q tests/e2e/identity/test_tenancy_properties.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples

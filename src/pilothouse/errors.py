@@ -15,6 +15,7 @@ not errors and do not live here.
     ├── Conflict                         409 conflict (e.g. idempotent request in flight)
     ├── UnprocessableEntity              422 idempotency_key_reused
     ├── RateLimited                      429 rate_limit_exceeded (carries ``retry_after``)
+    │   └── BudgetExceeded               429 rate_limit_requests|_tokens, budget_exceeded_usd
     ├── ServiceUnavailable               503 service_unavailable (carries ``retry_after``)
     └── UpstreamError                    status of the upstream (502 when it sent none)
 """
@@ -118,6 +119,14 @@ class RateLimited(PilothouseError):
     status = 429
     type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
+
+
+class BudgetExceeded(RateLimited):
+    """A key's or tenant's budget or rate limit is spent (:mod:`pilothouse.runtime.budgets`).
+
+    Before a response starts it is a 429; an agent run already underway ends
+    ``incomplete`` instead, with the ``code`` as the reason.
+    """
 
 
 class ServiceUnavailable(PilothouseError):

@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(
         default=True, description="Serve /metrics without an API key (keep it off the internet)."
     )
+    default_tenant_limits: dict[str, int | float | None] = Field(
+        default_factory=dict,
+        description="Budgets of tenants without their own: {rpm, tpm, usd_per_day}.",
+    )
+    budget_refresh_s: float = Field(
+        default=1.0, gt=0, description="How long a process caches a tenant's limits."
+    )
 
     def resolved_providers(self) -> tuple[list[ProviderConfig], list[RouteConfig]]:
         """The providers and routes in force, with the file and defaults folded in.

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from pilothouse.control.budgets import BudgetLimits
 from pilothouse.control.bundle import Bundle, load_bundle
 from pilothouse.control.environments import Environments
 from pilothouse.control.keys import KeyService
@@ -29,6 +30,7 @@ from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.agent.source import AgentSource, BundleSource, ReleaseSource
 from pilothouse.runtime.agent.switches import SwitchBoard
 from pilothouse.runtime.approvals import ApprovalService
+from pilothouse.runtime.budgets.guard import BudgetGuard
 from pilothouse.runtime.conversations import ConversationService
 from pilothouse.runtime.guardrails import ReleaseGuardrails
 from pilothouse.runtime.providers.factory import build_router
@@ -37,6 +39,7 @@ from pilothouse.runtime.responses import ResponseService
 from pilothouse.runtime.tools.base import ToolGateway
 from pilothouse.settings import Settings
 from pilothouse.storage.base import JournalStore, KeyStore, ReleaseStore, Store
+from pilothouse.storage.budgets import BudgetStore
 from pilothouse.storage.outcomes import OutcomeStore
 from pilothouse.storage.redacting import RedactingStore
 from pilothouse.storage.sql.store import SQLStore
@@ -61,6 +64,7 @@ class Services:
     outcomes: OutcomeStore | None = None
     boundary: DataBoundary | None = None
     approvals: ApprovalService | None = None
+    budgets: BudgetGuard | None = None
 
     async def start(self) -> None:
         """Open the store (migrating it when needed), then load what agents serve; from
@@ -176,13 +180,19 @@ def build_services(
         admin_key=_secret(settings.admin_key),
         admin_tenant=settings.admin_tenant,
     )
+    budgets = _budgets(settings, getattr(store, "budgets", None), agents)
     return Services(
         settings=settings,
         store=store,
         router=router,
         responses=observe_queue(
             ResponseService(
-                store, observed_router(router, telemetry), agents, journal, boundary.json_value
+                store,
+                observed_router(router, telemetry),
+                agents,
+                journal,
+                boundary.json_value,
+                budgets,
             ),
             telemetry,
         ),
@@ -197,7 +207,17 @@ def build_services(
         outcomes=getattr(store, "outcomes", None),
         boundary=boundary,
         approvals=approvals,
+        budgets=budgets,
     )
+
+
+def _budgets(
+    settings: Settings, store: BudgetStore | None, agents: AgentSource
+) -> BudgetGuard | None:
+    if store is None:
+        return None
+    defaults = BudgetLimits.parse(settings.default_tenant_limits, "default_tenant_limits")
+    return BudgetGuard(store, agents, defaults, settings.budget_refresh_s)
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -98,3 +98,20 @@ def test_dev_key_is_made_once_and_private(tmp_path: Path) -> None:
     again = CliRunner().invoke(app, ["keys", "dev", "--path", str(path)]).output.strip()
     assert first == again and first.startswith("phk_")
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_limits_set_on_the_command_line_hold_on_the_server(server: ServerThread) -> None:
+    store = server.settings.store
+    args = ["keys", "create", "--tenant", "cli-l", "--role", "invoke", "--store", store]
+    created = _run(*args, "--rpm", "0", "--usd-per-day", "2.5")
+    assert isinstance(created, dict)
+    assert created["limits"] == {"rpm": 0, "tpm": None, "usd_per_day": 2.5}
+    with httpx.Client(
+        base_url=server.root_url, headers={"Authorization": f"Bearer {created['key']}"}
+    ) as h:
+        refused = h.post("/v1/responses", json={"model": "gpt-4o-mini", "input": "hi"})
+        assert refused.status_code == 429  # rpm 0: no requests at all, whatever the clock
+        assert refused.json()["error"]["code"] == "rate_limit_requests"
+        assert h.get("/v1/models").status_code == 200  # reads are not counted
+    bad = CliRunner().invoke(app, [*args, "--tpm", "-3"])
+    assert bad.exit_code == 1 and "limits.tpm" in bad.output

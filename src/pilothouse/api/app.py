@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from pilothouse.api.auth import AuthMiddleware
 from pilothouse.api.correlation import CorrelationMiddleware
 from pilothouse.api.errors import on_http_exception, on_pilothouse_error, on_unexpected
+from pilothouse.api.rate_limit import RequestRateMiddleware
 from pilothouse.api.routes import (
     admin,
     approvals,
@@ -23,6 +24,7 @@ from pilothouse.api.routes import (
     metrics,
     responses,
     system,
+    tenants,
 )
 from pilothouse.errors import PilothouseError
 from pilothouse.observability.ingress import IngressObserver
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             *approvals.routes,
             *control.routes,
             *metrics.routes,
+            *tenants.routes,
         ],
         middleware=[
             Middleware(CorrelationMiddleware),
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 keys=services.keys,
                 public=frozenset({"/metrics"} if services.settings.metrics_public else ()),
             ),
+            Middleware(RequestRateMiddleware, guard=services.budgets),
         ],
         exception_handlers={
             PilothouseError: on_pilothouse_error,

@@ -11,6 +11,7 @@ What a path needs, first match wins:
 
 =======================  ===========
 ``/admin/v1/keys``       ``admin``
+``/admin/v1/tenants``    ``admin``
 ``/admin/v1/approvals``  ``approve``
 ``/admin/v1/``           ``operate``
 ``/metrics``             ``operate`` (public when ``metrics_public``)
@@ -33,6 +34,7 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 
 ROLE_BY_PREFIX = (
     ("/admin/v1/keys", "admin"),
+    ("/admin/v1/tenants", "admin"),
     ("/admin/v1/approvals", "approve"),
     ("/admin/v1/", "operate"),
     ("/metrics", "operate"),

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from pilothouse.cli.common import emit, with_store
+from pilothouse.control.budgets import BudgetLimits
 from pilothouse.control.keys import KeyService, mint, public_view
 from pilothouse.control.principal import Scopes
 from pilothouse.settings import Settings
@@ -48,14 +49,20 @@ def create(
         str | None, typer.Option("--environments", help="Limit to these environments.")
     ] = None,
     name: Annotated[str, typer.Option("--name", help="A label for listings.")] = "",
+    rpm: Annotated[int | None, typer.Option("--rpm", help="Requests per minute.")] = None,
+    tpm: Annotated[int | None, typer.Option("--tpm", help="Tokens per minute.")] = None,
+    usd_per_day: Annotated[
+        float | None, typer.Option("--usd-per-day", help="Spend per UTC day, in USD.")
+    ] = None,
     store: Store = None,
 ) -> None:
     """Create a key and print it: this is the only time it is shown."""
     scopes = Scopes(_names(agents), _names(tools), _names(environments))
 
     async def work(sql: SQLStore) -> dict[str, object]:
+        limits = BudgetLimits.parse({"rpm": rpm, "tpm": tpm, "usd_per_day": usd_per_day})
         key, record = await _service(sql).create(
-            tenant, role, scopes, name, f"cli:{getpass.getuser()}"
+            tenant, role, scopes, name, f"cli:{getpass.getuser()}", limits
         )
         return {**public_view(record), "key": key}
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 import orjson
 
+from pilothouse.control.budgets import BudgetLimits
 from pilothouse.control.principal import ROLES, Principal, Scopes
 from pilothouse.errors import InvalidRequest, NotFound, PermissionDenied, ServiceUnavailable
 from pilothouse.storage.base import KeyStore, StoredKey
@@ -51,6 +52,7 @@ def principal_of(record: StoredKey) -> Principal:
         tenant=record.tenant,
         roles=frozenset(orjson.loads(record.roles)),
         scopes=Scopes.from_json(orjson.loads(record.scopes)),
+        limits=BudgetLimits.parse(orjson.loads(record.limits)) if record.limits else None,
     )
 
 
@@ -67,6 +69,7 @@ def public_view(record: StoredKey) -> dict[str, object]:
         "created_at": record.created_at,
         "created_by": record.created_by,
         "revoked_at": record.revoked_at,
+        "limits": orjson.loads(record.limits) if record.limits else None,
     }
 
 
@@ -120,6 +123,7 @@ class KeyService:
         scopes: Scopes | None = None,
         name: str = "",
         created_by: str = "",
+        limits: BudgetLimits | None = None,
     ) -> tuple[str, StoredKey]:
         """A new key: the key itself (to show once) and its stored record."""
         roles = sorted(set(roles))
@@ -144,6 +148,9 @@ class KeyService:
             scopes=orjson.dumps((scopes or Scopes()).to_json()).decode(),
             created_at=int(time.time()),
             created_by=created_by,
+            limits=None
+            if limits is None or limits.empty
+            else orjson.dumps(limits.to_json()).decode(),
         )
         await self._keys().create_key(record)
         return key, record

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pilothouse.control.budgets import BudgetLimits
+
 ROLES = ("invoke", "approve", "operate", "admin")
 
 
@@ -62,6 +64,7 @@ class Principal:
         scopes: Agents, tools and environments the key is limited to.
         system: The bootstrap key (``PILOTHOUSE_ADMIN_KEY``): it may manage keys of every
             tenant. Keys in the store never are.
+        limits: The key's own budgets and rate limits (``runtime/budgets``), if any.
     """
 
     key_id: str
@@ -69,6 +72,7 @@ class Principal:
     roles: frozenset[str] = frozenset()
     scopes: Scopes = field(default_factory=Scopes)
     system: bool = False
+    limits: BudgetLimits | None = None
 
     def has_role(self, role: str) -> bool:
         """Whether the key holds ``role``."""

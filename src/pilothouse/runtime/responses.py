@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -39,6 +39,9 @@ from pilothouse.runtime.providers.filtered import for_plain_request
 from pilothouse.runtime.providers.router import ModelRouter, Resolved
 from pilothouse.runtime.turn import RequestContext, Turn
 from pilothouse.storage.base import ItemPage, JournalStore, Store
+
+if TYPE_CHECKING:
+    from pilothouse.runtime.budgets.guard import BudgetGuard
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +84,12 @@ class ResponseService:
         agents: AgentSource | None = None,
         journal: JournalStore | None = None,
         redact: Callable[[Any], Any] | None = None,
+        budgets: BudgetGuard | None = None,
     ) -> None:
         self.store = store
         # Snapshots of running responses are read back like stored ones: redacted.
         self.redact: Callable[[Any], Any] = redact or (lambda value: value)
+        self.budgets = budgets
         self.router = router
         self.journal = journal
         self.agents: AgentSource = agents or BundleSource(None, None)
@@ -96,6 +101,8 @@ class ResponseService:
     async def create(self, request: CreateResponse, context: RequestContext) -> Outcome:
         """Run a new response; JSON for plain requests, a stream for ``stream: true``."""
         turn = await self._prepare(request, context)
+        if self.budgets is not None:
+            await self.budgets.meter(turn)  # the key's and tenant's budgets, if any
         key = context.idempotency_key
         if key is not None:
             earlier = await self._claim(turn, key)

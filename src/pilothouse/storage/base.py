@@ -253,7 +253,8 @@ class JournalStore(Protocol):
 class StoredKey:
     """An API key as stored: never the key itself, only its digest and a display prefix.
 
-    ``roles`` and ``scopes`` are JSON text (a list; an object of agents/tools/environments).
+    ``roles`` and ``scopes`` are JSON text (a list; an object of agents/tools/environments);
+    ``limits`` the key's budgets (JSON ``{rpm, tpm, usd_per_day}``), None when it has none.
     """
 
     id: str
@@ -266,6 +267,7 @@ class StoredKey:
     created_at: int
     created_by: str
     revoked_at: int | None = None
+    limits: str | None = None
 
 
 class KeyStore(Protocol):

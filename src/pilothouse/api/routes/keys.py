@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pilothouse.api.http import context, json_body, json_response, services
+from pilothouse.control.budgets import BudgetLimits
 from pilothouse.control.keys import KeyService, public_view
 from pilothouse.control.principal import Principal, Scopes
 from pilothouse.errors import InvalidRequest, ServiceUnavailable
@@ -29,7 +30,8 @@ def _service(request: Request) -> tuple[KeyService, Principal]:
 
 
 async def create_key(request: Request) -> Response:
-    """POST /admin/v1/keys ``{tenant?, roles, scopes?, name?}`` → the key, shown once."""
+    """POST /admin/v1/keys ``{tenant?, roles, scopes?, name?, limits?}`` → the key, shown
+    once. ``limits``: ``{rpm?, tpm?, usd_per_day?}`` (``runtime/budgets``)."""
     keys, principal = _service(request)
     body = await json_body(request)
     if not isinstance(body, dict):
@@ -44,8 +46,9 @@ async def create_key(request: Request) -> Response:
     name = body.get("name", "")
     if not isinstance(name, str) or len(name) > 256:
         raise InvalidRequest("'name' must be a string of at most 256 characters.", param="name")
+    limits = BudgetLimits.parse(body.get("limits"))
     key, record = await keys.create(
-        owner or tenant, roles, _scopes(body.get("scopes")), name, principal.key_id
+        owner or tenant, roles, _scopes(body.get("scopes")), name, principal.key_id, limits
     )
     return json_response({**public_view(record), "key": key}, status=201)
 

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from pilothouse.control.pricing import ModelPrice
-from pilothouse.errors import PilothouseError
+from pilothouse.errors import BudgetExceeded, PilothouseError
 from pilothouse.protocol import items as wire
 from pilothouse.protocol.events import item_events
 from pilothouse.protocol.ids import new_id
@@ -176,18 +176,8 @@ class Executor:
             )
             return
         except PilothouseError as exc:
-            self.journal.emit(
-                events.model_failed(
-                    self.model.upstream_model,
-                    exc.code,
-                    exc.message,
-                    type(exc).__name__,
-                    time.monotonic() - began,
-                )
-            )
-            self.journal.finished("failed", exc.code)
-            await self.journal.flush(status="failed")
-            raise
+            yield await self._model_failed(exc, live, time.monotonic() - began)
+            return
         assert result is not None
         self._settle(result, price, time.monotonic() - began)
         pending, client_calls = self._resolve(result)
@@ -227,6 +217,22 @@ class Executor:
         if hit is None and self.guard is not None:
             hit = self.guard.check_model(self.model.public_model)
         return hit
+
+    async def _model_failed(self, exc: PilothouseError, live: bool, latency_s: float) -> Stop:
+        """A model call that raised: the run fails with the error, except that a key's or
+        tenant's budget (runtime/budgets) hit while the run is underway ends it here."""
+        state = self.state
+        if isinstance(exc, BudgetExceeded) and (state.step > 1 or (live and state.output)):
+            state.step -= 1  # refused before it reached the model: not a step taken
+            return Stop("incomplete", LimitHit(exc.code or "budget_exceeded", exc.message))
+        self.journal.emit(
+            events.model_failed(
+                self.model.upstream_model, exc.code, exc.message, type(exc).__name__, latency_s
+            )
+        )
+        self.journal.finished("failed", exc.code)
+        await self.journal.flush(status="failed")
+        raise exc
 
     def _settle(self, result: ModelResult, price: ModelPrice | None, latency_s: float) -> None:
         """Account the call's usage and actual cost, and journal its output."""

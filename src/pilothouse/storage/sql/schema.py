@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0009"
 
 metadata = MetaData()
 
@@ -166,6 +166,7 @@ api_keys = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(256), nullable=False),
     Column("revoked_at", BigInteger),
+    Column("limits", Text),
     Index("ix_api_keys_tenant", "tenant"),
 )
 
@@ -209,4 +210,26 @@ approvals = Table(
     Column("used_at", BigInteger),
     Column("policies", Text, nullable=False),
     Index("ix_approvals_tenant_status", "tenant", "status"),
+)
+
+# Budgets (storage/budgets.py): one counter per scope and window, changed only by atomic
+# conditional updates; and the limits configured per tenant.
+budget_counters = Table(
+    "budget_counters",
+    metadata,
+    Column("scope", String(160), nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("used", BigInteger, nullable=False),
+    PrimaryKeyConstraint("scope", "window_start"),
+)
+
+tenant_limits = Table(
+    "tenant_limits",
+    metadata,
+    Column("tenant", String(64), primary_key=True),
+    Column("rpm", BigInteger),
+    Column("tpm", BigInteger),
+    Column("usd_per_day", Float),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(256), nullable=False),
 )

@@ -24,6 +24,7 @@ from pilothouse.storage.base import (
 )
 from pilothouse.storage.sql import migrate
 from pilothouse.storage.sql.approval_store import SQLApprovalStore
+from pilothouse.storage.sql.budget_store import SQLBudgetStore
 from pilothouse.storage.sql.journal_store import SQLJournalStore
 from pilothouse.storage.sql.key_store import SQLKeyStore
 from pilothouse.storage.sql.outcome_store import SQLOutcomeStore
@@ -80,6 +81,7 @@ class SQLStore:
         self.keys = SQLKeyStore(self.runner)
         self.outcomes = SQLOutcomeStore(self.runner)
         self.approvals = SQLApprovalStore(self.runner)
+        self.budgets = SQLBudgetStore(self.runner)
 
     async def start(self) -> None:
         """Migrate to the newest schema revision (a no-op when already there)."""
