@@ -180,7 +180,7 @@ def build_services(
         admin_key=_secret(settings.admin_key),
         admin_tenant=settings.admin_tenant,
     )
-    budgets = _budgets(settings, getattr(store, "budgets", None), agents)
+    budgets = _budgets(settings, getattr(store, "budgets", None), agents, telemetry)
     return Services(
         settings=settings,
         store=store,
@@ -212,12 +212,18 @@ def build_services(
 
 
 def _budgets(
-    settings: Settings, store: BudgetStore | None, agents: AgentSource
+    settings: Settings, store: BudgetStore | None, agents: AgentSource, telemetry: Telemetry
 ) -> BudgetGuard | None:
     if store is None:
         return None
     defaults = BudgetLimits.parse(settings.default_tenant_limits, "default_tenant_limits")
-    return BudgetGuard(store, agents, defaults, settings.budget_refresh_s)
+    return BudgetGuard(
+        store,
+        agents,
+        defaults,
+        settings.budget_refresh_s,
+        refused=telemetry.metrics.budget_rejected,
+    )
 
 
 def _secret(value: SecretStr | None) -> str | None:

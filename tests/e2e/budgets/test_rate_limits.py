@@ -191,3 +191,32 @@ def test_key_limits_are_validated_and_listed(admin: httpx.Client, tenant: str) -
     assert made["limits"] == {"rpm": 7, "tpm": None, "usd_per_day": None}
     listed = admin.get("/admin/v1/keys", params={"tenant": tenant}).json()["data"]
     assert [k["limits"] for k in listed] == [made["limits"]]
+
+
+def _rejections(replicas: tuple[ServerThread, ServerThread], scope: str, window: str) -> float:
+    """``pilothouse_budget_rejections_total`` summed over both replicas' /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for replica in replicas:
+        text = httpx.get(replica.root_url + "/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "pilothouse_budget_rejections_total" and sample.labels == {
+                    "scope": scope,
+                    "window": window,
+                }:
+                    total += sample.value
+    return total
+
+
+def test_refusals_are_counted_in_the_metrics(
+    make_key: MakeKey, sdks: Sdks, replicas: tuple[ServerThread, ServerThread]
+) -> None:
+    before = _rejections(replicas, "key", "minute")
+    one, two = sdks(make_key("invoke", limits={"rpm": 1}))
+    one.responses.create(model="gpt-4o-mini", input="hello")
+    for sdk in (one, two):
+        with pytest.raises(openai.RateLimitError):
+            sdk.responses.create(model="gpt-4o-mini", input="one too many")
+    assert _rejections(replicas, "key", "minute") - before == 2

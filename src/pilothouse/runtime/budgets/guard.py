@@ -38,6 +38,7 @@ class BudgetGuard:
         defaults: Limits for tenants that have none of their own.
         refresh_s: How long a tenant's limits are cached in this process.
         clock: Wall-clock seconds for the windows.
+        refused: Told of each refusal (payer kind, window): see :class:`Ledger`.
     """
 
     def __init__(
@@ -47,12 +48,13 @@ class BudgetGuard:
         defaults: BudgetLimits | None = None,
         refresh_s: float = 1.0,
         clock: Callable[[], float] = time.time,
+        refused: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
         self.agents = agents
         self.defaults = defaults or BudgetLimits()
         self.refresh_s = refresh_s
-        self.ledger = Ledger(store, clock)
+        self.ledger = Ledger(store, clock, refused)
         self._tenants: dict[str, tuple[float, BudgetLimits]] = {}
 
     async def payers(self, principal: Principal | None) -> list[Payer]:

@@ -58,11 +58,19 @@ class Ledger:
     Args:
         store: Where the counters are.
         clock: Wall-clock seconds (tests freeze it, so windows do not roll over mid-test).
+        refused: Told of each refusal: the payer's kind (``key``/``tenant``) and the window
+            (``minute``/``day``); the metrics' ``budget_rejections`` (wired in wiring.py).
     """
 
-    def __init__(self, store: BudgetStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: BudgetStore,
+        clock: Callable[[], float] = time.time,
+        refused: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.refused = refused
 
     async def take_request(self, payers: Sequence[Payer]) -> None:
         """Count one request against every requests/min limit, or raise (429)."""
@@ -75,6 +83,7 @@ class Ledger:
         refused = await self.store.admit(charges)
         if refused is not None:
             payer = limited[refused]
+            self._tell(payer, "minute")
             raise BudgetExceeded(
                 f"Rate limit reached for {payer.label}: {payer.limits.rpm} requests per minute.",
                 code="rate_limit_requests",
@@ -104,8 +113,13 @@ class Ledger:
         refused = await self.store.admit(charges)
         if refused is not None:
             payer, dimension = meaning[refused]
+            self._tell(payer, "minute" if dimension == "tpm" else "day")
             raise _refusal(payer, dimension, now, worst_usd, minute, day)
         return reservation
+
+    def _tell(self, payer: Payer, window: str) -> None:
+        if self.refused is not None:
+            self.refused(payer.kind, window)
 
     async def settle(self, reservation: Reservation, tokens: int, cost_usd: float) -> None:
         """After a call: charge its tokens, and turn the reservation into its actual cost."""
