@@ -122,6 +122,8 @@ def build_services(
     release_store: ReleaseStore | None = getattr(store, "releases", None)
     switches = SwitchBoard(journal, settings.kill_switch)
     engines, approvals = policy_parts(store, journal)
+    if approvals is not None:
+        approvals.pending_changed = telemetry.metrics.set_pending_approvals
 
     def make_runtime(
         bundle: Bundle, release_id: str | None, environment: str | None

@@ -59,6 +59,8 @@ class ApprovalService:
         self.store = store
         self.journal = journal
         self.clock = clock
+        # Told how many approvals await a decision after each change (the metrics' gauge).
+        self.pending_changed: Callable[[int], None] | None = None
 
     async def request(
         self,
@@ -95,6 +97,7 @@ class ApprovalService:
             policies=orjson.dumps(policies).decode(),
         )
         await self.store.create_approval(approval)
+        await self._report_pending()
         return approval
 
     async def get(self, tenant: str, approval_id: str) -> StoredApproval:
@@ -149,6 +152,7 @@ class ApprovalService:
                 code="approval_not_pending",
             )
         await self.audit(approval, "approval.decided", decision=status, by=by.key_id, reason=reason)
+        await self._report_pending()
         return await self.get(tenant, approval_id)
 
     async def consume(
@@ -202,6 +206,10 @@ class ApprovalService:
             payload={"approval_id": approval.id, "tool": approval.tool, **payload},
         )
         await self.journal.append([entry])
+
+    async def _report_pending(self) -> None:
+        if self.pending_changed is not None:
+            self.pending_changed(await self.store.count_pending(int(self.clock())))
 
     def _expired(self, approval: StoredApproval) -> StoredApproval:
         if approval.status in ("pending", "approved") and approval.expires_at <= self.clock():

@@ -56,6 +56,10 @@ class ApprovalStore(Protocol):
         """One approval of ``tenant``; None for an unknown id or another tenant's."""
         ...
 
+    async def count_pending(self, now: int) -> int:
+        """Pending, unexpired approvals of every tenant (for the metrics)."""
+        ...
+
     async def list_approvals(self, tenant: str, status: str | None) -> list[StoredApproval]:
         """Approvals of ``tenant`` (of one status when given), oldest first."""
         ...

@@ -310,3 +310,24 @@ def _cli(*args: str) -> Any:
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
+
+
+def _pending_gauge(server: ServerThread) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(server.root_url + "/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "pilothouse_approvals_pending":
+                return sample.value
+    raise AssertionError("no pilothouse_approvals_pending series")
+
+
+def test_pending_approvals_are_a_metric(
+    guarded_server: ServerThread, guarded: openai.OpenAI
+) -> None:
+    paused = _ask(guarded)
+    waiting = _pending_gauge(guarded_server)
+    assert waiting >= 1  # this one, and any other test's still undecided
+    _answer(guarded, paused.id, _waiting(paused).id, False)
+    assert _pending_gauge(guarded_server) == waiting - 1

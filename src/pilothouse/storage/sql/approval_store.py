@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from pilothouse.storage.approvals import StoredApproval
@@ -34,6 +34,12 @@ class SQLApprovalStore:
             return StoredApproval(**row) if row else None
 
         return await self.runner.read(read)
+
+    async def count_pending(self, now: int) -> int:
+        """Pending, unexpired approvals of every tenant (for the metrics)."""
+        col = approvals.c
+        query = select(func.count()).where(col.status == "pending", col.expires_at > now)
+        return await self.runner.read(lambda conn: int(conn.execute(query).scalar() or 0))
 
     async def list_approvals(self, tenant: str, status: str | None) -> list[StoredApproval]:
         """Approvals of ``tenant``, oldest first."""
