@@ -17,7 +17,9 @@ engine on its own thread — and a Pilothouse request's whole budget is a few hu
 Both runners **group-commit** writes: writes submitted while a transaction is running
 wait for the next one, which carries all of them and commits once; each caller returns only
 after its own write is durable. If a shared transaction fails, its writes are retried one
-per transaction, so a failing write (a constraint violation, say) fails alone.
+per transaction, so a failing write (a constraint violation, say) fails alone. A SQLite
+write that finds the writer thread idle runs on the event loop instead, without the two
+thread hand-offs (:mod:`~pilothouse.storage.sql.loop_writer`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
+
+from pilothouse.storage.sql.loop_writer import NOT_RUN, LoopWriter, NotRun, checkpoint
 
 if TYPE_CHECKING:  # the asyncio layer (and the ORM it pulls in) loads only for PostgreSQL
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -98,6 +102,11 @@ class _GroupCommit:
                 if not future.done():
                     future.set_result(result)
 
+    @property
+    def busy(self) -> bool:
+        """Whether writes are queued or a batch is running."""
+        return bool(self._pending) or (self._drain_task is not None and not self._drain_task.done())
+
     async def close(self) -> None:
         if self._drain_task is not None:
             await asyncio.shield(self._drain_task)
@@ -112,6 +121,8 @@ class ThreadedRunner:
 
     Each thread keeps one connection for its lifetime (no pool checkout per operation);
     reads run in a short transaction of their own so that no read snapshot stays open.
+    Writes run on the calling loop when nothing else is being written (see
+    :class:`~pilothouse.storage.sql.loop_writer.LoopWriter`).
     """
 
     def __init__(self, engine: Engine, readers: int = 2) -> None:
@@ -122,6 +133,8 @@ class ThreadedRunner:
         self._local = threading.local()
         self._connections: list[Connection] = []
         self._lock = threading.Lock()
+        self._loop_writer = LoopWriter(engine)
+        self._solo = 0  # transactions running on the writer thread outside the group commit
 
     def _connection(self) -> Connection:
         connection: Connection | None = getattr(self._local, "connection", None)
@@ -152,19 +165,40 @@ class ThreadedRunner:
         return await asyncio.get_running_loop().run_in_executor(self._readers, run)
 
     async def write(self, operation: Callable[[Connection], T]) -> T:
-        """Group-committed on the writer thread."""
+        """On the loop when the writer is idle, else group-committed on the writer thread."""
+        done = self._on_loop(operation)
+        if not isinstance(done, NotRun):
+            return done
         result: T = await self._commit.submit(operation)
         return result
 
     async def transaction(self, operation: Callable[[Connection], T]) -> T:
-        """Alone on the writer thread (writes stay serialised)."""
-        (result,) = await self._execute_batch([operation])
+        """Alone: on the loop when the writer is idle, else on the writer thread (writes
+        stay serialised)."""
+        done = self._on_loop(operation)
+        if not isinstance(done, NotRun):
+            return done
+        self._solo += 1
+        try:
+            (result,) = await self._execute_batch([operation])
+        finally:
+            self._solo -= 1
         return result  # type: ignore[no-any-return]
+
+    def _on_loop(self, operation: Callable[[Connection], T]) -> T | NotRun:
+        """Run ``operation`` right here if nothing else is being written; else NOT_RUN."""
+        if self._commit.busy or self._solo:
+            return NOT_RUN
+        result = self._loop_writer.run(operation)
+        if self._loop_writer.checkpoint_due():
+            self._writer.submit(lambda: checkpoint(self._connection()))
+        return result
 
     async def close(self) -> None:
         """Flush, then stop the threads and close connections."""
         await self._commit.close()
         self._writer.shutdown(wait=True)
+        self._loop_writer.close()
         self._readers.shutdown(wait=True)
         for connection in self._connections:
             connection.close()
