@@ -22,9 +22,10 @@ What keeps that safe:
   lock, and an operation may run twice only in the sense the group commit already allows
   (rolled back, then run again).
 * **Never checkpoint here.** A WAL checkpoint fsyncs; the loop writer's connection has
-  ``wal_autocheckpoint=0`` and instead asks for a passive checkpoint on the writer thread
-  every :attr:`LoopWriter.checkpoint_every` commits, so the WAL stays bounded when every
-  write runs on the loop.
+  ``wal_autocheckpoint=0``, and every :attr:`LoopWriter.checkpoint_every` commits (about
+  SQLite's default of 1,000 pages for an agent run's writes) the runner runs a checkpoint
+  on the writer thread instead, with writes held back meanwhile: a checkpoint that new
+  frames keep overtaking never finishes, and the WAL would grow without end.
 
 Failures other than a busy database (a constraint violation, say) roll back and propagate,
 exactly like a write that failed alone in a group commit.
@@ -59,7 +60,7 @@ _BUSY_CODES = frozenset({5, 6})
 class LoopWriter:
     """Runs single writes on the calling (event loop) thread. See the module docstring."""
 
-    def __init__(self, engine: Engine, checkpoint_every: int = 500) -> None:
+    def __init__(self, engine: Engine, checkpoint_every: int = 200) -> None:
         self._engine = engine
         self.checkpoint_every = checkpoint_every
         self._connection: Connection | None = None
@@ -114,9 +115,7 @@ class LoopWriter:
 
 def checkpoint(connection: Connection) -> None:
     """A passive WAL checkpoint (copies what it can, waits for nobody)."""
-    driver = connection.connection.dbapi_connection
-    assert driver is not None
-    driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _is_busy(exc: OperationalError) -> bool:

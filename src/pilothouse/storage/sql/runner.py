@@ -135,6 +135,7 @@ class ThreadedRunner:
         self._lock = threading.Lock()
         self._loop_writer = LoopWriter(engine)
         self._solo = 0  # transactions running on the writer thread outside the group commit
+        self._checkpoint: asyncio.Future[None] | None = None
 
     def _connection(self) -> Connection:
         connection: Connection | None = getattr(self._local, "connection", None)
@@ -178,6 +179,10 @@ class ThreadedRunner:
         done = self._on_loop(operation)
         if not isinstance(done, NotRun):
             return done
+        return await self._alone(operation)
+
+    async def _alone(self, operation: Callable[[Connection], T]) -> T:
+        """On the writer thread, outside the group commit; writes meanwhile queue."""
         self._solo += 1
         try:
             (result,) = await self._execute_batch([operation])
@@ -191,12 +196,23 @@ class ThreadedRunner:
             return NOT_RUN
         result = self._loop_writer.run(operation)
         if self._loop_writer.checkpoint_due():
-            self._writer.submit(lambda: checkpoint(self._connection()))
+            self._solo += 1  # from now on, writes queue behind the checkpoint
+            self._checkpoint = asyncio.ensure_future(self._checkpoint_alone())
         return result
+
+    async def _checkpoint_alone(self) -> None:
+        """A WAL checkpoint with no write landing while it runs: then it copies the whole
+        WAL and the next write starts the WAL over (else the WAL only ever grows)."""
+        try:
+            await self._execute_batch([checkpoint])
+        finally:
+            self._solo -= 1
 
     async def close(self) -> None:
         """Flush, then stop the threads and close connections."""
         await self._commit.close()
+        if self._checkpoint is not None:
+            await self._checkpoint
         self._writer.shutdown(wait=True)
         self._loop_writer.close()
         self._readers.shutdown(wait=True)
