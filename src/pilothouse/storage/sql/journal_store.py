@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from pilothouse.storage.base import JournalEntry, StoredRun
 from pilothouse.storage.sql.runner import SqlRunner
 from pilothouse.storage.sql.schema import journal, runs, switches
 
+# Built once: SQLAlchemy then reuses their compiled form (a statement built per call costs
+# more than running it).
 _INSERT_ENTRIES = insert(journal)
+_INSERT_RUN = insert(runs)
+_SET_STATUS = (
+    update(runs)
+    .where(runs.c.id == bindparam("run_id"))
+    .values(status=bindparam("status"), updated_at=bindparam("updated_at"))
+)
 
 
 class SQLJournalStore:
@@ -35,7 +43,7 @@ class SQLJournalStore:
         rows = [_row(e) for e in entries]
 
         def write(conn: Connection) -> None:
-            conn.execute(insert(runs), row)
+            conn.execute(_INSERT_RUN, row)
             if rows:
                 conn.execute(_INSERT_ENTRIES, rows)
 
@@ -53,9 +61,7 @@ class SQLJournalStore:
                 conn.execute(_INSERT_ENTRIES, rows)
             if status is not None:
                 conn.execute(
-                    update(runs)
-                    .where(runs.c.id == status[0])
-                    .values(status=status[1], updated_at=at)
+                    _SET_STATUS, {"run_id": status[0], "status": status[1], "updated_at": at}
                 )
 
         await self.runner.write(write)
