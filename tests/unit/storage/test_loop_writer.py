@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select
+from sqlalchemy import Column, Integer, MetaData, Table, Text, event, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -173,3 +173,64 @@ def test_the_loop_writer_never_checkpoints_by_itself_and_counts_commits(db: Path
     finally:
         writer.close()
         runner.engine.dispose()
+
+
+# -- writes that ride with the next transaction (write_soon) -------------------------------
+
+
+def _count_commits(runner: ThreadedRunner) -> list[int]:
+    commits: list[int] = []
+    event.listen(runner.engine, "commit", lambda conn: commits.append(1))
+    return commits
+
+
+async def test_a_queued_write_rides_with_the_next_write_in_one_commit(
+    runner: ThreadedRunner, db: Path
+) -> None:
+    commits = _count_commits(runner)
+    _, soon = _insert(1, "queued")
+    ran_on, write = _insert(2, "next")
+    queued = runner.write_soon(soon)
+    assert await runner.write(write) == 2
+    assert queued.done() and queued.result() == 1
+    assert ran_on == [threading.get_ident()]
+    assert len(commits) == 1
+    assert _stored(db) == [(1, "queued"), (2, "next")]
+
+
+async def test_a_queued_write_alone_is_committed_at_the_next_turn(
+    runner: ThreadedRunner, db: Path
+) -> None:
+    _, soon = _insert(1, "alone")
+    queued = runner.write_soon(soon)
+    assert not queued.done()
+    assert await queued == 1
+    assert _stored(db) == [(1, "alone")]
+
+
+async def test_a_failing_queued_write_fails_alone_and_the_next_write_lands(
+    runner: ThreadedRunner, db: Path
+) -> None:
+    _, first = _insert(1)
+    await runner.write(first)
+    _, duplicate = _insert(1, "duplicate")
+    queued = runner.write_soon(duplicate)
+    _, write = _insert(2, "next")
+    assert await runner.write(write) == 2
+    with pytest.raises(IntegrityError):
+        await queued
+    assert _stored(db) == [(1, "x"), (2, "next")]
+
+
+async def test_a_failing_write_fails_alone_and_the_queued_write_lands_first(
+    runner: ThreadedRunner, db: Path
+) -> None:
+    _, first = _insert(1)
+    await runner.write(first)
+    _, soon = _insert(2, "queued")
+    queued = runner.write_soon(soon)
+    _, duplicate = _insert(1, "duplicate")
+    with pytest.raises(IntegrityError):
+        await runner.write(duplicate)
+    assert queued.done() and queued.result() == 2
+    assert _stored(db) == [(1, "x"), (2, "queued")]

@@ -440,7 +440,7 @@ class Executor:
             usage=state.usage(),
             cost_usd=state.cost_usd,
         )
-        await self.journal.flush(status=status)
+        await self.journal.finish(status)
         yield ModelResult(
             output=state.output,
             usage=state.usage(),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import orjson
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
@@ -53,18 +56,13 @@ class SQLJournalStore:
         self, entries: list[JournalEntry], status: tuple[str, str] | None = None
     ) -> None:
         """Append atomically, optionally updating the run's status."""
-        rows = [_row(e) for e in entries]
-        at = int(entries[-1].at) if entries else 0
+        await self.runner.write(_appending(entries, status))
 
-        def write(conn: Connection) -> None:
-            if rows:
-                conn.execute(_INSERT_ENTRIES, rows)
-            if status is not None:
-                conn.execute(
-                    _SET_STATUS, {"run_id": status[0], "status": status[1], "updated_at": at}
-                )
-
-        await self.runner.write(write)
+    def append_soon(
+        self, entries: list[JournalEntry], status: tuple[str, str] | None = None
+    ) -> asyncio.Future[None]:
+        """Like :meth:`append`, in the store's next transaction, without waiting."""
+        return self.runner.write_soon(_appending(entries, status))
 
     async def read(self, run_id: str) -> list[JournalEntry]:
         """Every entry, in order."""
@@ -136,6 +134,22 @@ class SQLJournalStore:
             return {r.name: r.reason for r in rows}
 
         return await self.runner.read(read)
+
+
+def _appending(
+    entries: list[JournalEntry], status: tuple[str, str] | None
+) -> Callable[[Connection], None]:
+    """The write of :meth:`SQLJournalStore.append`."""
+    rows = [_row(e) for e in entries]
+    at = int(entries[-1].at) if entries else 0
+
+    def write(conn: Connection) -> None:
+        if rows:
+            conn.execute(_INSERT_ENTRIES, rows)
+        if status is not None:
+            conn.execute(_SET_STATUS, {"run_id": status[0], "status": status[1], "updated_at": at})
+
+    return write
 
 
 def _row(entry: JournalEntry) -> dict[str, object]:

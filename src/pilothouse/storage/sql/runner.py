@@ -52,6 +52,12 @@ class SqlRunner(Protocol):
         """Run a write in the next group commit and return its result once durable."""
         ...
 
+    def write_soon(self, operation: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queue a write without waiting: the next write's transaction carries it (one
+        commit for both), or it is committed on its own at the loop's next turn. The
+        future resolves once it is durable."""
+        ...
+
     async def transaction(self, operation: Callable[[Connection], T]) -> T:
         """Run an operation in a transaction of its own (no batching)."""
         ...
@@ -69,43 +75,60 @@ class _GroupCommit:
         self.max_batch = max_batch
         self._pending: list[tuple[Operation, asyncio.Future[Any]]] = []
         self._drain_task: asyncio.Task[None] | None = None
+        self.in_flight = False  # a batch is being executed
 
     async def submit(self, operation: Callable[[Connection], T]) -> T:
+        return await asyncio.shield(self.enqueue(operation))
+
+    def enqueue(self, operation: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queue ``operation`` for the next batch; its future resolves once committed."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((operation, future))
         if self._drain_task is None or self._drain_task.done():
             self._drain_task = asyncio.create_task(self._drain())
-        return await asyncio.shield(future)
+        return future
+
+    def take_pending(self) -> list[tuple[Operation, asyncio.Future[Any]]]:
+        """Queued writes no batch has taken yet (the caller commits them, or gives them
+        back with :meth:`give_back`)."""
+        taken, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        return taken
+
+    def give_back(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
+        """Return writes taken with :meth:`take_pending` to the front of the queue."""
+        self._pending[:0] = batch
+        if batch and (self._drain_task is None or self._drain_task.done()):
+            self._drain_task = asyncio.create_task(self._drain())
 
     async def _drain(self) -> None:
         while self._pending:
             batch = self._pending[: self.max_batch]
             del self._pending[: self.max_batch]
             operations = [operation for operation, _ in batch]
+            self.in_flight = True
             try:
                 results = await self._execute(operations)
             except Exception:
                 await self._one_by_one(batch)
                 continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+            finally:
+                self.in_flight = False
+            settle(batch, results)
 
     async def _one_by_one(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
-        for operation, future in batch:
-            try:
-                (result,) = await self._execute([operation])
-            except Exception as exc:
-                if not future.done():
-                    future.set_exception(exc)
-            else:
-                if not future.done():
-                    future.set_result(result)
-
-    @property
-    def busy(self) -> bool:
-        """Whether writes are queued or a batch is running."""
-        return bool(self._pending) or (self._drain_task is not None and not self._drain_task.done())
+        self.in_flight = True
+        try:
+            for operation, future in batch:
+                try:
+                    (result,) = await self._execute([operation])
+                except Exception as exc:
+                    if not future.done():
+                        future.set_exception(exc)
+                else:
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self.in_flight = False
 
     async def close(self) -> None:
         if self._drain_task is not None:
@@ -114,6 +137,13 @@ class _GroupCommit:
 
 def _run_batch(connection: Connection, operations: list[Operation]) -> list[Any]:
     return [operation(connection) for operation in operations]
+
+
+def settle(batch: list[tuple[Operation, asyncio.Future[Any]]], results: list[Any]) -> None:
+    """Resolve the futures of a committed batch with their results."""
+    for (_, future), result in zip(batch, results, strict=True):
+        if not future.done():
+            future.set_result(result)
 
 
 class ThreadedRunner:
@@ -190,15 +220,41 @@ class ThreadedRunner:
             self._solo -= 1
         return result  # type: ignore[no-any-return]
 
+    def write_soon(self, operation: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queued: the next write on the loop carries it, else the group commit."""
+        return self._commit.enqueue(operation)
+
     def _on_loop(self, operation: Callable[[Connection], T]) -> T | NotRun:
-        """Run ``operation`` right here if nothing else is being written; else NOT_RUN."""
-        if self._commit.busy or self._solo:
+        """Run ``operation`` right here if nothing else is being written, together with
+        writes queued for the next batch that no batch has taken yet; else NOT_RUN."""
+        if self._commit.in_flight or self._solo:
             return NOT_RUN
-        result = self._loop_writer.run(operation)
+        riders = self._commit.take_pending()
+        if not riders:
+            result = self._loop_writer.run(operation)
+        else:
+            result = self._with_riders(operation, riders)
         if self._loop_writer.checkpoint_due():
             self._solo += 1  # from now on, writes queue behind the checkpoint
             self._checkpoint = asyncio.ensure_future(self._checkpoint_alone())
         return result
+
+    def _with_riders(
+        self, operation: Callable[[Connection], T], riders: list[tuple[Operation, Any]]
+    ) -> T | NotRun:
+        """One transaction for queued writes and ``operation``. If it cannot run here or
+        fails, everything goes to the group commit in the same order (NOT_RUN), which
+        retries a failed batch one write at a time: a failing write still fails alone."""
+        operations = [op for op, _ in riders]
+        try:
+            results = self._loop_writer.run(lambda conn: _run_batch(conn, [*operations, operation]))
+        except Exception:
+            results = NOT_RUN
+        if isinstance(results, NotRun):
+            self._commit.give_back(riders)
+            return NOT_RUN
+        settle(riders, results[:-1])
+        return results[-1]  # type: ignore[no-any-return]
 
     async def _checkpoint_alone(self) -> None:
         """A WAL checkpoint with no write landing while it runs: then it copies the whole
@@ -241,6 +297,10 @@ class AsyncEngineRunner:
         """Group-committed."""
         result: T = await self._commit.submit(operation)
         return result
+
+    def write_soon(self, operation: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queued for the next group commit (which a write in the same loop turn joins)."""
+        return self._commit.enqueue(operation)
 
     async def transaction(self, operation: Callable[[Connection], T]) -> T:
         """In a transaction of its own."""
