@@ -37,6 +37,7 @@ def auth_headers(key: str = TEST_API_KEY) -> dict[str, str]:
     """The ``Authorization`` header for ``key``."""
     return {"Authorization": f"Bearer {key}"}
 
+
 _LOOPBACK = ("127.", "::1", "localhost")
 _real_connect = socket.socket.connect
 
