@@ -10,14 +10,15 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from pilothouse.storage.base import JournalEntry, StoredRun
+from pilothouse.storage.sql.direct import DirectStatement
 from pilothouse.storage.sql.runner import SqlRunner
 from pilothouse.storage.sql.schema import journal, runs, switches
 
 # Built once: SQLAlchemy then reuses their compiled form (a statement built per call costs
 # more than running it).
-_INSERT_ENTRIES = insert(journal)
-_INSERT_RUN = insert(runs)
-_SET_STATUS = (
+_INSERT_ENTRIES = DirectStatement(insert(journal))
+_INSERT_RUN = DirectStatement(insert(runs))
+_SET_STATUS = DirectStatement(
     update(runs)
     .where(runs.c.id == bindparam("run_id"))
     .values(status=bindparam("status"), updated_at=bindparam("updated_at"))
@@ -46,9 +47,9 @@ class SQLJournalStore:
         rows = [_row(e) for e in entries]
 
         def write(conn: Connection) -> None:
-            conn.execute(_INSERT_RUN, row)
+            _INSERT_RUN.execute(conn, row)
             if rows:
-                conn.execute(_INSERT_ENTRIES, rows)
+                _INSERT_ENTRIES.execute(conn, rows)
 
         await self.runner.write(write)
 
@@ -145,9 +146,9 @@ def _appending(
 
     def write(conn: Connection) -> None:
         if rows:
-            conn.execute(_INSERT_ENTRIES, rows)
+            _INSERT_ENTRIES.execute(conn, rows)
         if status is not None:
-            conn.execute(_SET_STATUS, {"run_id": status[0], "status": status[1], "updated_at": at})
+            _SET_STATUS.execute(conn, {"run_id": status[0], "status": status[1], "updated_at": at})
 
     return write
 
