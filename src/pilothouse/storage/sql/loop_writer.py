@@ -67,6 +67,14 @@ class LoopWriter:
         self._owner: int | None = None
         self._since_checkpoint = 0
 
+    def owns_thread(self) -> bool:
+        """Whether writes from the calling thread may run here (the first caller's
+        thread becomes the owner)."""
+        thread = threading.get_ident()
+        if self._owner is None:
+            self._owner = thread
+        return self._owner == thread
+
     def run(self, operation: Callable[[Connection], T]) -> T | NotRun:
         """Run ``operation`` in a transaction of its own, or return :data:`NOT_RUN`."""
         connection = self._owned_connection()
@@ -97,10 +105,7 @@ class LoopWriter:
             self._connection = None
 
     def _owned_connection(self) -> Connection | None:
-        thread = threading.get_ident()
-        if self._owner is None:
-            self._owner = thread
-        elif self._owner != thread:
+        if not self.owns_thread():
             return None
         connection = self._connection
         if connection is None or connection.closed:

@@ -227,7 +227,7 @@ class ThreadedRunner:
     def _on_loop(self, operation: Callable[[Connection], T]) -> T | NotRun:
         """Run ``operation`` right here if nothing else is being written, together with
         writes queued for the next batch that no batch has taken yet; else NOT_RUN."""
-        if self._commit.in_flight or self._solo:
+        if self._commit.in_flight or self._solo or not self._loop_writer.owns_thread():
             return NOT_RUN
         riders = self._commit.take_pending()
         if not riders:
