@@ -8,6 +8,7 @@ that sums over many steps do not drift.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,15 +33,23 @@ class ModelPrice(BaseModel):
         out = int(usage.get("output_tokens") or 0)
         cached_price = self.cached_input if self.cached_input is not None else self.input
         amount = (
-            Decimal(total_in - cached) * Decimal(str(self.input))
-            + Decimal(cached) * Decimal(str(cached_price))
-            + Decimal(out) * Decimal(str(self.output))
+            (total_in - cached) * _exact(self.input)
+            + cached * _exact(cached_price)
+            + out * _exact(self.output)
         ) / _MILLION
         return round(float(amount), 9)
 
     def worst_case(self, input_tokens: int, output_tokens: int) -> float:
         """The most a call with at most these token counts can cost (no cache discount)."""
         return self.cost({"input_tokens": input_tokens, "output_tokens": output_tokens})
+
+
+@lru_cache(maxsize=1024)
+def _exact(price: float) -> Decimal:
+    """A price as the decimal it was written as (``0.15``, not the float's binary
+    expansion); cached, since a price list has few distinct prices and every model call
+    is priced twice."""
+    return Decimal(str(price))
 
 
 class Pricing(BaseModel):

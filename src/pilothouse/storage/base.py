@@ -15,6 +15,7 @@ Contract for implementers:
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -226,6 +227,14 @@ class JournalStore(Protocol):
         self, entries: list[JournalEntry], status: tuple[str, str] | None = None
     ) -> None:
         """Append entries (and optionally set ``(run_id, status)``) in one transaction."""
+        ...
+
+    def append_soon(
+        self, entries: list[JournalEntry], status: tuple[str, str] | None = None
+    ) -> asyncio.Future[None]:
+        """Like ``append``, without waiting: the store's next write (a response's, say)
+        carries it in the same transaction, or it is committed on its own at the loop's
+        next turn. The future resolves once it is durable."""
         ...
 
     async def read(self, run_id: str) -> list[JournalEntry]:

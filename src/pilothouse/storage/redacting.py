@@ -15,6 +15,7 @@ its release store, engine, test helpers — is reached through attribute delegat
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -212,6 +213,13 @@ class RedactingJournalStore:
     ) -> None:
         """Append the entries redacted."""
         await self.inner.append(self._entries(entries), status)
+
+    def append_soon(
+        self, entries: list[JournalEntry], status: tuple[str, str] | None = None
+    ) -> asyncio.Future[None]:
+        """Queue the entries, redacted, for the store's next transaction."""
+        written: asyncio.Future[None] = self.inner.append_soon(self._entries(entries), status)
+        return written
 
     async def read(self, run_id: str) -> list[JournalEntry]:
         """As stored."""

@@ -504,7 +504,7 @@ class Executor:
         state.status = status
         state.incomplete_reason = reason if status == "incomplete" else None
         self.journal.finished(status, state.incomplete_reason)
-        await self.journal.flush(status=status)
+        await self.journal.finish(status)
         yield ModelResult(
             output=state.output,
             usage=state.usage(),

@@ -3,8 +3,11 @@ the executor must be durable before it acts (journal first).
 
 The executor records as it goes and calls :meth:`RunJournal.flush` before each model call
 and before each batch of tool calls, so one transaction carries the previous step's
-results together with the next step's intent. A journal without a store (replay) records
-nothing.
+results together with the next step's intent. The last entries go with
+:meth:`RunJournal.finish`, which does not wait: what acts on them next is the response's
+record, and the store's next write (that record) carries them in its own transaction —
+one commit instead of two, and never a stored response before its run's end is durable.
+A journal without a store (replay) records nothing.
 
 Every entry is stamped with the run's :class:`~.events.EventContext` and folded into a
 :class:`~.events.RunTally`, so that ``run.finished`` can summarise the run; payloads are
@@ -13,6 +16,8 @@ built by :mod:`.events`, which documents each kind.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Any
 
@@ -21,6 +26,8 @@ from pilothouse.runtime.agent.events import Event, EventContext, RunTally
 from pilothouse.runtime.agent.state import RunState
 from pilothouse.runtime.tools.base import ToolResult
 from pilothouse.storage.base import JournalEntry, JournalStore, StoredRun
+
+log = logging.getLogger(__name__)
 
 
 class RunJournal:
@@ -110,6 +117,26 @@ class RunJournal:
             await self.store.create_run(run, entries)
             return
         await self.store.append(entries, (self.state.run_id, status) if status else None)
+
+    async def finish(self, status: str) -> None:
+        """Write what is buffered and the run's final status in the store's next
+        transaction, without waiting for it (see the module docstring)."""
+        if self.store is None:
+            return
+        if self._unborn is not None or not self._pending:
+            await self.flush(status=status)  # nothing to save by waiting (rare)
+            return
+        entries, self._pending = self._pending, []
+        written = self.store.append_soon(entries, (self.state.run_id, status))
+        written.add_done_callback(self._report)
+
+    def _report(self, written: asyncio.Future[None]) -> None:
+        if not written.cancelled() and written.exception() is not None:
+            log.error(
+                "the end of run %s could not be journaled",
+                self.state.run_id,
+                exc_info=written.exception(),
+            )
 
     def start(self, spec: str) -> None:
         """Record ``run.started``; the run itself is created by the first flush, in the same

@@ -76,11 +76,29 @@ class RetryingAdapter:
         )
 
     async def invoke(self, call: ToolCall, timeout_s: float) -> Any:
-        """Attempt the call until it succeeds, fails for good, or a budget says stop."""
+        """Attempt the call until it succeeds, fails for good, or a budget says stop.
+
+        The first attempt runs directly: most calls succeed at once, and building the
+        retry machinery for them cost more than the rest of the gateway. Only a
+        retryable failure brings in tenacity, which starts from that first outcome.
+        """
         self._bucket.deposit()
+        call.attempt = 1
+        try:
+            return await self._inner.invoke(call, timeout_s)
+        except ToolFailure as failure:
+            if not failure.retryable:
+                raise
+            return await self._retry(call, timeout_s, failure)
+
+    async def _retry(self, call: ToolCall, timeout_s: float, first: ToolFailure) -> Any:
+        """Attempts after a retryable first failure (tenacity counts that one too)."""
         verdict: list[ToolFailure] = []
+        replayed: list[ToolFailure] = [first]
 
         async def attempt() -> Any:
+            if replayed:
+                raise replayed.pop()  # the outcome of attempt 1, already made
             call.attempt += 1
             return await self._inner.invoke(call, timeout_s)
 
@@ -95,7 +113,6 @@ class RetryingAdapter:
         def give_up(state: RetryCallState) -> Any:
             raise verdict[0] if verdict else _failure_of(state)
 
-        call.attempt = 0
         retrying = AsyncRetrying(
             sleep=self._clock.sleep,
             stop=stop,

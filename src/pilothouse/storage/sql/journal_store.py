@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from pilothouse.storage.base import JournalEntry, StoredRun
+from pilothouse.storage.sql.direct import DirectStatement
 from pilothouse.storage.sql.runner import SqlRunner
 from pilothouse.storage.sql.schema import journal, runs, switches
 
-_INSERT_ENTRIES = insert(journal)
+# Built once: SQLAlchemy then reuses their compiled form (a statement built per call costs
+# more than running it).
+_INSERT_ENTRIES = DirectStatement(insert(journal))
+_INSERT_RUN = DirectStatement(insert(runs))
+_SET_STATUS = DirectStatement(
+    update(runs)
+    .where(runs.c.id == bindparam("run_id"))
+    .values(status=bindparam("status"), updated_at=bindparam("updated_at"))
+)
 
 
 class SQLJournalStore:
@@ -35,9 +47,9 @@ class SQLJournalStore:
         rows = [_row(e) for e in entries]
 
         def write(conn: Connection) -> None:
-            conn.execute(insert(runs), row)
+            _INSERT_RUN.execute(conn, row)
             if rows:
-                conn.execute(_INSERT_ENTRIES, rows)
+                _INSERT_ENTRIES.execute(conn, rows)
 
         await self.runner.write(write)
 
@@ -45,20 +57,13 @@ class SQLJournalStore:
         self, entries: list[JournalEntry], status: tuple[str, str] | None = None
     ) -> None:
         """Append atomically, optionally updating the run's status."""
-        rows = [_row(e) for e in entries]
-        at = int(entries[-1].at) if entries else 0
+        await self.runner.write(_appending(entries, status))
 
-        def write(conn: Connection) -> None:
-            if rows:
-                conn.execute(_INSERT_ENTRIES, rows)
-            if status is not None:
-                conn.execute(
-                    update(runs)
-                    .where(runs.c.id == status[0])
-                    .values(status=status[1], updated_at=at)
-                )
-
-        await self.runner.write(write)
+    def append_soon(
+        self, entries: list[JournalEntry], status: tuple[str, str] | None = None
+    ) -> asyncio.Future[None]:
+        """Like :meth:`append`, in the store's next transaction, without waiting."""
+        return self.runner.write_soon(_appending(entries, status))
 
     async def read(self, run_id: str) -> list[JournalEntry]:
         """Every entry, in order."""
@@ -130,6 +135,22 @@ class SQLJournalStore:
             return {r.name: r.reason for r in rows}
 
         return await self.runner.read(read)
+
+
+def _appending(
+    entries: list[JournalEntry], status: tuple[str, str] | None
+) -> Callable[[Connection], None]:
+    """The write of :meth:`SQLJournalStore.append`."""
+    rows = [_row(e) for e in entries]
+    at = int(entries[-1].at) if entries else 0
+
+    def write(conn: Connection) -> None:
+        if rows:
+            _INSERT_ENTRIES.execute(conn, rows)
+        if status is not None:
+            _SET_STATUS.execute(conn, {"run_id": status[0], "status": status[1], "updated_at": at})
+
+    return write
 
 
 def _row(entry: JournalEntry) -> dict[str, object]:

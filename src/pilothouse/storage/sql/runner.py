@@ -17,7 +17,9 @@ engine on its own thread — and a Pilothouse request's whole budget is a few hu
 Both runners **group-commit** writes: writes submitted while a transaction is running
 wait for the next one, which carries all of them and commits once; each caller returns only
 after its own write is durable. If a shared transaction fails, its writes are retried one
-per transaction, so a failing write (a constraint violation, say) fails alone.
+per transaction, so a failing write (a constraint violation, say) fails alone. A SQLite
+write that finds the writer thread idle runs on the event loop instead, without the two
+thread hand-offs (:mod:`~pilothouse.storage.sql.loop_writer`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
+
+from pilothouse.storage.sql.loop_writer import NOT_RUN, LoopWriter, NotRun, checkpoint
 
 if TYPE_CHECKING:  # the asyncio layer (and the ORM it pulls in) loads only for PostgreSQL
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -48,6 +52,12 @@ class SqlRunner(Protocol):
         """Run a write in the next group commit and return its result once durable."""
         ...
 
+    def write_soon(self, operation: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queue a write without waiting: the next write's transaction carries it (one
+        commit for both), or it is committed on its own at the loop's next turn. The
+        future resolves once it is durable."""
+        ...
+
     async def transaction(self, operation: Callable[[Connection], T]) -> T:
         """Run an operation in a transaction of its own (no batching)."""
         ...
@@ -65,38 +75,60 @@ class _GroupCommit:
         self.max_batch = max_batch
         self._pending: list[tuple[Operation, asyncio.Future[Any]]] = []
         self._drain_task: asyncio.Task[None] | None = None
+        self.in_flight = False  # a batch is being executed
 
     async def submit(self, operation: Callable[[Connection], T]) -> T:
+        return await asyncio.shield(self.enqueue(operation))
+
+    def enqueue(self, operation: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queue ``operation`` for the next batch; its future resolves once committed."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((operation, future))
         if self._drain_task is None or self._drain_task.done():
             self._drain_task = asyncio.create_task(self._drain())
-        return await asyncio.shield(future)
+        return future
+
+    def take_pending(self) -> list[tuple[Operation, asyncio.Future[Any]]]:
+        """Queued writes no batch has taken yet (the caller commits them, or gives them
+        back with :meth:`give_back`)."""
+        taken, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        return taken
+
+    def give_back(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
+        """Return writes taken with :meth:`take_pending` to the front of the queue."""
+        self._pending[:0] = batch
+        if batch and (self._drain_task is None or self._drain_task.done()):
+            self._drain_task = asyncio.create_task(self._drain())
 
     async def _drain(self) -> None:
         while self._pending:
             batch = self._pending[: self.max_batch]
             del self._pending[: self.max_batch]
             operations = [operation for operation, _ in batch]
+            self.in_flight = True
             try:
                 results = await self._execute(operations)
             except Exception:
                 await self._one_by_one(batch)
                 continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+            finally:
+                self.in_flight = False
+            settle(batch, results)
 
     async def _one_by_one(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
-        for operation, future in batch:
-            try:
-                (result,) = await self._execute([operation])
-            except Exception as exc:
-                if not future.done():
-                    future.set_exception(exc)
-            else:
-                if not future.done():
-                    future.set_result(result)
+        self.in_flight = True
+        try:
+            for operation, future in batch:
+                try:
+                    (result,) = await self._execute([operation])
+                except Exception as exc:
+                    if not future.done():
+                        future.set_exception(exc)
+                else:
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self.in_flight = False
 
     async def close(self) -> None:
         if self._drain_task is not None:
@@ -107,11 +139,20 @@ def _run_batch(connection: Connection, operations: list[Operation]) -> list[Any]
     return [operation(connection) for operation in operations]
 
 
+def settle(batch: list[tuple[Operation, asyncio.Future[Any]]], results: list[Any]) -> None:
+    """Resolve the futures of a committed batch with their results."""
+    for (_, future), result in zip(batch, results, strict=True):
+        if not future.done():
+            future.set_result(result)
+
+
 class ThreadedRunner:
     """A synchronous engine behind one writer thread and a few reader threads (SQLite).
 
     Each thread keeps one connection for its lifetime (no pool checkout per operation);
     reads run in a short transaction of their own so that no read snapshot stays open.
+    Writes run on the calling loop when nothing else is being written (see
+    :class:`~pilothouse.storage.sql.loop_writer.LoopWriter`).
     """
 
     def __init__(self, engine: Engine, readers: int = 2) -> None:
@@ -122,6 +163,9 @@ class ThreadedRunner:
         self._local = threading.local()
         self._connections: list[Connection] = []
         self._lock = threading.Lock()
+        self._loop_writer = LoopWriter(engine)
+        self._solo = 0  # transactions running on the writer thread outside the group commit
+        self._checkpoint: asyncio.Future[None] | None = None
 
     def _connection(self) -> Connection:
         connection: Connection | None = getattr(self._local, "connection", None)
@@ -152,19 +196,81 @@ class ThreadedRunner:
         return await asyncio.get_running_loop().run_in_executor(self._readers, run)
 
     async def write(self, operation: Callable[[Connection], T]) -> T:
-        """Group-committed on the writer thread."""
+        """On the loop when the writer is idle, else group-committed on the writer thread."""
+        done = self._on_loop(operation)
+        if not isinstance(done, NotRun):
+            return done
         result: T = await self._commit.submit(operation)
         return result
 
     async def transaction(self, operation: Callable[[Connection], T]) -> T:
-        """Alone on the writer thread (writes stay serialised)."""
-        (result,) = await self._execute_batch([operation])
+        """Alone: on the loop when the writer is idle, else on the writer thread (writes
+        stay serialised)."""
+        done = self._on_loop(operation)
+        if not isinstance(done, NotRun):
+            return done
+        return await self._alone(operation)
+
+    async def _alone(self, operation: Callable[[Connection], T]) -> T:
+        """On the writer thread, outside the group commit; writes meanwhile queue."""
+        self._solo += 1
+        try:
+            (result,) = await self._execute_batch([operation])
+        finally:
+            self._solo -= 1
         return result  # type: ignore[no-any-return]
+
+    def write_soon(self, operation: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queued: the next write on the loop carries it, else the group commit."""
+        return self._commit.enqueue(operation)
+
+    def _on_loop(self, operation: Callable[[Connection], T]) -> T | NotRun:
+        """Run ``operation`` right here if nothing else is being written, together with
+        writes queued for the next batch that no batch has taken yet; else NOT_RUN."""
+        if self._commit.in_flight or self._solo or not self._loop_writer.owns_thread():
+            return NOT_RUN
+        riders = self._commit.take_pending()
+        if not riders:
+            result = self._loop_writer.run(operation)
+        else:
+            result = self._with_riders(operation, riders)
+        if self._loop_writer.checkpoint_due():
+            self._solo += 1  # from now on, writes queue behind the checkpoint
+            self._checkpoint = asyncio.ensure_future(self._checkpoint_alone())
+        return result
+
+    def _with_riders(
+        self, operation: Callable[[Connection], T], riders: list[tuple[Operation, Any]]
+    ) -> T | NotRun:
+        """One transaction for queued writes and ``operation``. If it cannot run here or
+        fails, everything goes to the group commit in the same order (NOT_RUN), which
+        retries a failed batch one write at a time: a failing write still fails alone."""
+        operations = [op for op, _ in riders]
+        try:
+            results = self._loop_writer.run(lambda conn: _run_batch(conn, [*operations, operation]))
+        except Exception:
+            results = NOT_RUN
+        if isinstance(results, NotRun):
+            self._commit.give_back(riders)
+            return NOT_RUN
+        settle(riders, results[:-1])
+        return results[-1]  # type: ignore[no-any-return]
+
+    async def _checkpoint_alone(self) -> None:
+        """A WAL checkpoint with no write landing while it runs: then it copies the whole
+        WAL and the next write starts the WAL over (else the WAL only ever grows)."""
+        try:
+            await self._execute_batch([checkpoint])
+        finally:
+            self._solo -= 1
 
     async def close(self) -> None:
         """Flush, then stop the threads and close connections."""
         await self._commit.close()
+        if self._checkpoint is not None:
+            await self._checkpoint
         self._writer.shutdown(wait=True)
+        self._loop_writer.close()
         self._readers.shutdown(wait=True)
         for connection in self._connections:
             connection.close()
@@ -191,6 +297,10 @@ class AsyncEngineRunner:
         """Group-committed."""
         result: T = await self._commit.submit(operation)
         return result
+
+    def write_soon(self, operation: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queued for the next group commit (which a write in the same loop turn joins)."""
+        return self._commit.enqueue(operation)
 
     async def transaction(self, operation: Callable[[Connection], T]) -> T:
         """In a transaction of its own."""

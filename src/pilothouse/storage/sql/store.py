@@ -25,6 +25,7 @@ from pilothouse.storage.base import (
 from pilothouse.storage.sql import migrate
 from pilothouse.storage.sql.approval_store import SQLApprovalStore
 from pilothouse.storage.sql.budget_store import SQLBudgetStore
+from pilothouse.storage.sql.direct import DirectStatement
 from pilothouse.storage.sql.journal_store import SQLJournalStore
 from pilothouse.storage.sql.key_store import SQLKeyStore
 from pilothouse.storage.sql.outcome_store import SQLOutcomeStore
@@ -44,7 +45,7 @@ IDEMPOTENCY_STALE_S = 600
 _GET_RESPONSE = select(responses).where(
     responses.c.id == bindparam("id"), responses.c.tenant == bindparam("tenant")
 )
-_INSERT_RESPONSE = insert(responses)
+_INSERT_RESPONSE = DirectStatement(insert(responses))
 _GET_CONVERSATION = select(
     conversations.c.id, conversations.c.tenant, conversations.c.created_at, conversations.c.metadata
 ).where(conversations.c.id == bindparam("id"), conversations.c.tenant == bindparam("tenant"))
@@ -104,7 +105,7 @@ class SQLStore:
         row = _response_row(record)
 
         def write(conn: Connection) -> None:
-            conn.execute(_INSERT_RESPONSE, row)
+            _INSERT_RESPONSE.execute(conn, row)
             if conversation_items and record.conversation_id:
                 _append(conn, record.conversation_id, conversation_items)
 
