@@ -1,5 +1,5 @@
 """Tenant isolation as a property (hypothesis stateful): random sequences of creates, reads,
-lists, streams, cancels and deletes by two tenants and a key that gets revoked.
+lists, streams, cancels, deletes and approvals by two tenants and a key that gets revoked.
 
 Properties checked after every step:
 
@@ -11,10 +11,10 @@ Properties checked after every step:
 Size: ``make test`` runs a smoke size (a few examples of ~20 steps); ``make test-full``
 (``PILOTHOUSE_PROPERTY_SCALE=full``) runs hundreds of longer sequences.
 
-Approvals (``/admin/v1/approvals``) land separately. To cover them, add a Bundle of
-approval ids fed by a rule that starts a run of an agent whose tool needs approval, and an
-``approve`` rule that expects 404 for a foreign tenant's approval and 200 (once) for its
-own — the ``_expect`` helper and the ``owner`` bookkeeping already fit that shape.
+Approvals: a rule starts a run of an agent whose tool needs approval (the guarded test
+bundle, its model obeying the directive in the input); ``approve`` and ``deny`` expect 404
+for a foreign tenant's approval, 200 once for one's own and 409 after it was decided; the
+pending list shows only one's own.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ from hypothesis.stateful import (
 )
 
 from pilothouse.testing import ServerThread
+from pilothouse.testing.hijacked import directive
 from tests.conftest import auth_headers
+from tests.e2e.policy.conftest import guarded_server, ledger  # noqa: F401 (fixtures)
 
 FULL = os.environ.get("PILOTHOUSE_PROPERTY_SCALE") == "full"
 SIZE = settings(
@@ -61,6 +63,7 @@ class Owned:
     deleted: bool = False
     background: bool = False
     items: int = 0
+    decided: bool = False
 
 
 class Tenancy(RuleBasedStateMachine):
@@ -69,6 +72,7 @@ class Tenancy(RuleBasedStateMachine):
     root_url = ""  # set per server by the test
     responses = Bundle("responses")
     conversations = Bundle("conversations")
+    approvals = Bundle("approvals")
 
     @initialize()
     def keys(self) -> None:
@@ -83,6 +87,7 @@ class Tenancy(RuleBasedStateMachine):
                 base_url=self.root_url, headers=auth_headers(key), timeout=30
             )
         self.revoked = False
+        self.approval_tenants: dict[str, str] = {}
 
     def teardown(self) -> None:
         for client in getattr(self, "clients", {}).values():
@@ -91,7 +96,8 @@ class Tenancy(RuleBasedStateMachine):
             self.admin.close()
 
     def _mint(self, tenant: str) -> tuple[str, str]:
-        made = self.admin.post("/admin/v1/keys", json={"tenant": tenant, "roles": ["invoke"]})
+        roles = ["invoke", "approve"]
+        made = self.admin.post("/admin/v1/keys", json={"tenant": tenant, "roles": roles})
         assert made.status_code == 201, made.text
         return str(made.json()["key"]), str(made.json()["id"])
 
@@ -231,6 +237,45 @@ class Tenancy(RuleBasedStateMachine):
         if self._expect(actor, conversation, answer):
             conversation.deleted = True
 
+    # -- approvals ---------------------------------------------------------------------
+
+    @rule(target=approvals, actor=ACTORS)
+    def request_approval(self, actor: str) -> Any:
+        note = directive("add_note", {"ticket_id": "INC-1", "text": f"from {actor}"})
+        body = {"model": "agent:guarded", "input": note}
+        answer = self._call(actor, "POST", "/v1/responses", json=body)
+        if not self._allowed(actor):
+            return Owned("mcpr_never", self.tenants[actor], deleted=True)
+        assert answer.status_code == 200, answer.text
+        found = [i for i in answer.json()["output"] if i["type"] == "mcp_approval_request"]
+        assert len(found) == 1, answer.text
+        self.approval_tenants[found[0]["id"]] = self.tenants[actor]
+        return Owned(found[0]["id"], self.tenants[actor])
+
+    @rule(actor=ACTORS, approval=approvals, approve=st.booleans())
+    def decide(self, actor: str, approval: Owned, approve: bool) -> None:
+        verb = "approve" if approve else "deny"
+        path = f"/admin/v1/approvals/{approval.id}/{verb}"
+        answer = self._call(actor, "POST", path, json={"reason": "property test"})
+        if self._mine(actor, approval) and approval.decided:
+            assert answer.status_code == 409, answer.text
+            return
+        if self._expect(actor, approval, answer):
+            approval.decided = True
+
+    @rule(actor=ACTORS, approval=approvals)
+    def get_approval(self, actor: str, approval: Owned) -> None:
+        answer = self._call(actor, "GET", f"/admin/v1/approvals/{approval.id}")
+        self._expect(actor, approval, answer)
+
+    @rule(actor=ACTORS)
+    def list_pending(self, actor: str) -> None:
+        answer = self._call(actor, "GET", "/admin/v1/approvals", params={"status": "pending"})
+        if self._allowed(actor):
+            assert answer.status_code == 200, answer.text
+            listed = [a["id"] for a in answer.json()["data"]]
+            assert all(self.approval_tenants.get(i) == self.tenants[actor] for i in listed)
+
     @rule()
     def revoke(self) -> None:
         if self.revoked:
@@ -252,6 +297,7 @@ def _frames(answer: httpx.Response) -> list[dict[str, Any]]:
 
 
 @pytest.mark.timeout(1800 if FULL else 120)
-def test_tenants_never_see_each_other(server: ServerThread) -> None:
-    machine = type("TenancyOnServer", (Tenancy,), {"root_url": server.root_url})
+def test_tenants_never_see_each_other(guarded_server: ServerThread) -> None:  # noqa: F811
+    """On the guarded bundle's server, so that runs can wait for approvals."""
+    machine = type("TenancyOnServer", (Tenancy,), {"root_url": guarded_server.root_url})
     run_state_machine_as_test(machine, settings=SIZE)
