@@ -13,7 +13,7 @@ has a call's correlation headers can annotate the span of that call:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,9 @@ class Telemetry:
         provider: The tracer provider (None: tracing off); shut down on close.
         tracer: The tracer of ``provider`` (None: tracing off).
         content: A redactor when message content goes on spans; None keeps it off.
+        redact_content: What redacts content instead of ``content`` alone: the process's
+            data boundary (wiring.py), which knows every resolved secret (provider keys,
+            tool credentials) and the release's redaction policy.
     """
 
     metrics: Metrics = field(default_factory=Metrics)
@@ -48,6 +51,7 @@ class Telemetry:
     provider: TracerProvider | None = None
     tracer: Tracer | None = None
     content: Redactor | None = None
+    redact_content: Callable[[Any], Any] | None = None
     _open: dict[int, Span] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -98,7 +102,17 @@ class Telemetry:
         """``value`` as redacted JSON when content capture is on, else None."""
         if self.content is None:
             return None
+        if self.redact_content is not None:
+            return orjson.dumps(self.redact_content(value)).decode()
         return orjson.dumps(self.content.redact_json(value).value).decode()
+
+    def safe_text(self, text: str) -> str:
+        """``text`` fit for a span (an error message may quote a key): redacted."""
+        if self.redact_content is not None:
+            return str(self.redact_content(text))
+        if self.content is not None:
+            return self.content.redact_text(text).text
+        return text
 
     def shutdown(self) -> None:
         """Flush and stop the span exporter."""

@@ -102,11 +102,19 @@ class BoundaryServer:
     tools: FaultyToolServer
     log_stream: io.StringIO
     store_url: str
+    trace_file: Path
 
     @property
     def logs(self) -> str:
         """Everything logged so far, formatted with every extra attribute."""
         return self.log_stream.getvalue()
+
+    def traces(self) -> str:
+        """Every span exported so far (JSONL, message content on), flushed first."""
+        provider = self.thread.services.telemetry.provider
+        assert provider is not None, "tracing is on for the boundary server"
+        provider.force_flush()
+        return self.trace_file.read_text() if self.trace_file.exists() else ""
 
 
 class _EverythingFormatter(logging.Formatter):
@@ -162,6 +170,10 @@ def boundary_server(
             "bundle": BUNDLE,
             "providers": [upstream, *base.providers[1:], *providers],
             "routes": [*base.routes, *routes],
+            # Spans with message and tool content: the hardest case for the canaries.
+            "trace_exporter": "jsonl",
+            "trace_file": tmp / "traces.jsonl",
+            "trace_content": True,
         }
     )
     stream = io.StringIO()
@@ -171,7 +183,7 @@ def boundary_server(
     root.addHandler(handler)
     thread = ServerThread(settings).start()
     try:
-        yield BoundaryServer(thread, boundary_tools, stream, store_url)
+        yield BoundaryServer(thread, boundary_tools, stream, store_url, tmp / "traces.jsonl")
     finally:
         thread.stop()
         root.removeHandler(handler)

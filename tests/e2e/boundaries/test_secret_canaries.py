@@ -2,7 +2,8 @@
 and client API keys (the bootstrap key every test client presents, and a key minted for
 the run, sent as a credential and pasted into the input) — are pushed through a
 representative set of requests, and must occur 0 times in the captured logs, in a dump of
-every column of every table, and in every stored response a client can read back.
+every column of every table, in every stored response a client can read back, and in the
+exported traces (JSONL, with message and tool content on).
 
 The canaries are also proven to have been *used* (the upstream received the provider key,
 the tool server the auth header), so a test that never touched them cannot pass.
@@ -133,6 +134,9 @@ def test_canaries_never_reach_logs_database_or_stored_responses(
     assert "looking up customer" in boundary.logs  # the careless tool did log
     canaries = {**all_canaries(), "minted client key": client_key}
     assert leaks(boundary.logs, canaries) == []
+    traces = boundary.traces()
+    assert '"invoke_agent relay"' in traces and "gen_ai.input.messages" in traces
+    assert leaks(traces, canaries) == []
     assert leaks(database_dump(boundary.store_url), canaries) == []
     stored = readable(raw, response_ids, conversation_ids)
     assert leaks(stored, canaries) == []

@@ -151,7 +151,7 @@ class ObservedProvider:
         if span is None:
             return
         span.set_attribute(attr.ERROR_TYPE, error_type(exc))
-        span.set_status(Status(StatusCode.ERROR, _describe(exc)))
+        span.set_status(Status(StatusCode.ERROR, self._telemetry.safe_text(_describe(exc))))
         span.end()
 
 

@@ -99,7 +99,8 @@ class ObservedGateway:
         span.set_attribute(attr.ATTEMPTS, result.attempts)
         if result.error is not None:
             span.set_attribute(attr.ERROR_TYPE, result.error["code"])
-            span.set_status(Status(StatusCode.ERROR, result.error["message"]))
+            message = self._telemetry.safe_text(result.error["message"])
+            span.set_status(Status(StatusCode.ERROR, message))
         else:
             captured = self._telemetry.content_json(result.output)
             if captured is not None:
