@@ -226,6 +226,7 @@ def _budgets(
         defaults,
         settings.budget_refresh_s,
         refused=telemetry.metrics.budget_rejected,
+        usage=telemetry.metrics.budget_usage,
     )
 
 

@@ -220,3 +220,33 @@ def test_refusals_are_counted_in_the_metrics(
         with pytest.raises(openai.RateLimitError):
             sdk.responses.create(model="gpt-4o-mini", input="one too many")
     assert _rejections(replicas, "key", "minute") - before == 2
+
+
+def _usage(replica: ServerThread, scope: str, subject: str, window: str) -> float | None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(replica.root_url + "/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "pilothouse_budget_usage_ratio" and sample.labels == {
+                "scope": scope,
+                "subject": subject,
+                "window": window,
+            }:
+                return sample.value
+    return None
+
+
+def test_budget_usage_is_a_metric(
+    admin: httpx.Client, make_key: MakeKey, sdks: Sdks, replicas: tuple[ServerThread, ServerThread]
+) -> None:
+    key = make_key("invoke", limits={"rpm": 4})
+    key_id = next(
+        k["id"] for k in admin.get("/admin/v1/keys").json()["data"] if key.startswith(k["prefix"])
+    )
+    one, two = sdks(key)
+    one.responses.create(model="gpt-4o-mini", input="hello")
+    assert _usage(replicas[0], "key", key_id, "minute") == 0.25
+    two.responses.create(model="gpt-4o-mini", input="hello")
+    # Counted in the shared store: the second replica sees both requests.
+    assert _usage(replicas[1], "key", key_id, "minute") == 0.5

@@ -39,6 +39,7 @@ class BudgetGuard:
         refresh_s: How long a tenant's limits are cached in this process.
         clock: Wall-clock seconds for the windows.
         refused: Told of each refusal (payer kind, window): see :class:`Ledger`.
+        usage: Told how much of each limit is used: see :class:`Ledger`.
     """
 
     def __init__(
@@ -49,12 +50,13 @@ class BudgetGuard:
         refresh_s: float = 1.0,
         clock: Callable[[], float] = time.time,
         refused: Callable[[str, str], None] | None = None,
+        usage: Callable[[str, str, str, float], None] | None = None,
     ) -> None:
         self.store = store
         self.agents = agents
         self.defaults = defaults or BudgetLimits()
         self.refresh_s = refresh_s
-        self.ledger = Ledger(store, clock, refused)
+        self.ledger = Ledger(store, clock, refused, usage)
         self._tenants: dict[str, tuple[float, BudgetLimits]] = {}
 
     async def payers(self, principal: Principal | None) -> list[Payer]:

@@ -60,6 +60,9 @@ class Ledger:
         clock: Wall-clock seconds (tests freeze it, so windows do not roll over mid-test).
         refused: Told of each refusal: the payer's kind (``key``/``tenant``) and the window
             (``minute``/``day``); the metrics' ``budget_rejections`` (wired in wiring.py).
+        usage: Told, after each request counted and each call settled, how much of each
+            limit is used: (payer kind, payer name, window, used ÷ limit); the metrics'
+            ``budget_usage_ratio``. One read of the counters, only where limits exist.
     """
 
     def __init__(
@@ -67,10 +70,12 @@ class Ledger:
         store: BudgetStore,
         clock: Callable[[], float] = time.time,
         refused: Callable[[str, str], None] | None = None,
+        usage: Callable[[str, str, str, float], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.refused = refused
+        self.usage = usage
 
     async def take_request(self, payers: Sequence[Payer]) -> None:
         """Count one request against every requests/min limit, or raise (429)."""
@@ -89,6 +94,9 @@ class Ledger:
                 code="rate_limit_requests",
                 retry_after=_until(now, minute + MINUTE),
             )
+        await self._report(
+            [(p, "rpm", minute, "minute", float(p.limits.rpm or 0)) for p in limited]
+        )
 
     async def reserve(self, payers: Sequence[Payer], worst_usd: float) -> Reservation:
         """Before a model call: the tokens/min windows must have room, and the call's worst
@@ -137,6 +145,28 @@ class Ledger:
         ]
         if any(c.amount for c in adjustments):
             await self.store.adjust(adjustments)
+        await self._report(
+            [
+                (p, "usd", reservation.day, "day", (p.limits.usd_per_day or 0) * NANO_PER_USD)
+                for p in reservation.payers
+                if p.limits.usd_per_day is not None
+            ]
+            + [
+                (p, "tpm", minute, "minute", float(p.limits.tpm or 0))
+                for p in reservation.payers
+                if p.limits.tpm is not None
+            ]
+        )
+
+    async def _report(self, limits: list[tuple[Payer, str, int, str, float]]) -> None:
+        """Tell ``usage`` how much of each (payer, dimension, window start, window name,
+        limit) is used."""
+        if self.usage is None or not limits:
+            return
+        found = await self.store.used([(p.scope(dim), start) for p, dim, start, _, _ in limits])
+        for payer, dimension, start, window, limit in limits:
+            used = found.get((payer.scope(dimension), start), 0)
+            self.usage(payer.kind, payer.name, window, used / limit if limit else 1.0)
 
     async def release(self, reservation: Reservation) -> None:
         """A call that never ran (refused upstream): give its reservation back."""
