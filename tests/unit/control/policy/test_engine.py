@@ -491,3 +491,39 @@ def test_a_principal_cedar_refuses_is_denied_not_raised(
     decision = engine.authorize(stranger, Action.INVOKE_AGENT, Resource.agent("faq"))
     assert decision.outcome is Outcome.DENY
     assert decision.errors == ("request: principal: duplicate entity",)
+
+
+# ---- the decision cache -----------------------------------------------------------------
+
+
+def test_a_repeated_request_is_answered_from_the_cache(
+    engine: PolicyEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pilothouse.control.policy import cedar
+
+    evaluations: list[int] = []
+    real = cedar.evaluate
+
+    def counted(*args: Any) -> Any:
+        evaluations.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(cedar, "evaluate", counted)
+    resource, context = tool_call("refund", agent="billing", arguments={"amount_cents": 777})
+    first = engine.authorize(INVOKER, Action.CALL_TOOL, resource, context)
+    again = engine.authorize(INVOKER, Action.CALL_TOOL, resource, context)
+    assert again == first and len(evaluations) == 1
+
+
+@pytest.mark.parametrize(
+    ("amount", "outcome"), [(500, "allow"), (20_000, "needs_approval"), (60_000, "deny")]
+)
+def test_the_cache_never_answers_for_other_arguments_or_keys(
+    engine: PolicyEngine, amount: int, outcome: str
+) -> None:
+    """Each argument value, and each principal, is decided on its own."""
+    resource, context = tool_call("refund", agent="billing", arguments={"amount_cents": amount})
+    for _ in range(2):
+        assert engine.authorize(INVOKER, Action.CALL_TOOL, resource, context).outcome == outcome
+        denied = engine.authorize(NOBODY, Action.CALL_TOOL, resource, context)
+        assert denied.outcome == "deny"
