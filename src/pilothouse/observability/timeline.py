@@ -133,7 +133,7 @@ def _other(entry: JournalEntry) -> Node:
     if entry.kind == ev.POLICY_DECISION:
         label = f"policy {p.get('action')} {p.get('tool') or p.get('resource')}"
         return Node("policy", label, entry.at, p.get("decision"))
-    if entry.kind in (ev.APPROVAL_REQUESTED, ev.APPROVAL_RESOLVED):
+    if entry.kind in ev.APPROVAL_KINDS:
         return Node("approval", f"approval {p.get('tool')}", entry.at, p.get("outcome"))
     return Node(entry.kind, entry.kind, entry.at, p.get("outcome") or p.get("code"))
 

@@ -33,6 +33,7 @@ import orjson
 from pilothouse.control.principal import Principal
 from pilothouse.errors import Conflict, NotFound, PermissionDenied
 from pilothouse.protocol.ids import new_id
+from pilothouse.runtime.agent import events
 from pilothouse.storage.approvals import ApprovalStore, StoredApproval
 from pilothouse.storage.base import JournalEntry, JournalStore
 
@@ -151,7 +152,7 @@ class ApprovalService:
                 param="approval_id",
                 code="approval_not_pending",
             )
-        await self.audit(approval, "approval.decided", decision=status, by=by.key_id, reason=reason)
+        await self.audit(approval, events.approval_decided(status, by.key_id, reason))
         await self._report_pending()
         return await self.get(tenant, approval_id)
 
@@ -170,9 +171,7 @@ class ApprovalService:
             if not await self.store.consume_approval(approval.tenant, approval.id, run_id, now):
                 current = await self.get(approval.tenant, approval.id)
                 problem = f"the approval is {current.status}, not approved and unused"
-        await self.audit(
-            approval, "approval.used", run_id=run_id, ok=problem is None, problem=problem
-        )
+        await self.audit(approval, events.approval_used(run_id, problem))
         return problem
 
     def binding_problem(
@@ -191,7 +190,7 @@ class ApprovalService:
             return "the tool's release changed since the approval"
         return None
 
-    async def audit(self, approval: StoredApproval, kind: str, **payload: Any) -> None:
+    async def audit(self, approval: StoredApproval, event: events.Event) -> None:
         """Journal an approval event on the run that asked for it."""
         if self.journal is None:
             return
@@ -200,10 +199,10 @@ class ApprovalService:
         entry = JournalEntry(
             run_id=approval.run_id,
             seq=seq,
-            kind=kind,
+            kind=event.kind,
             step=entries[-1].step if entries else 0,
             at=self.clock(),
-            payload={"approval_id": approval.id, "tool": approval.tool, **payload},
+            payload={"approval_id": approval.id, "tool": approval.tool, **event.payload},
         )
         await self.journal.append([entry])
 

@@ -76,8 +76,11 @@ def test_approve_through_the_client(
     assert _refunds(ledger, since) == [REFUND]
     call = next(i for i in resumed.output if i.type == "mcp_call")
     assert (call.name, call.approval_request_id, call.error) == ("refund", request.id, None)
-    kinds = [e.kind for e in journal(guarded_server, paused.id)]
+    entries = journal(guarded_server, paused.id)
+    kinds = [e.kind for e in entries]
     assert {"approval.requested", "approval.decided", "approval.used"} <= set(kinds)
+    outcomes = [e.payload["outcome"] for e in entries if e.kind.startswith("approval.")]
+    assert outcomes == ["pending", "approved", "used"]
     # Single use: answering the same request again runs nothing.
     again = _answer(guarded, paused.id, request.id, True)
     assert _refunds(ledger, since) == [REFUND]

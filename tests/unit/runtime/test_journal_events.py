@@ -90,7 +90,7 @@ async def test_seed_folds_a_resumed_runs_earlier_entries() -> None:
 
 
 def test_every_kind_has_a_builder_and_a_stable_name() -> None:
-    assert len(set(events.KINDS)) == len(events.KINDS) == 14
+    assert len(set(events.KINDS)) == len(events.KINDS) == 16
     assert all(len(kind) <= 32 for kind in events.KINDS)  # the journal's kind column
     built = events.tool_attempt(0, "t", 2, 10.0, 0.25, "http_503", True, retried=True)
     assert built.payload == {

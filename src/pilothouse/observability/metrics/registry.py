@@ -22,16 +22,16 @@ Series (all prefixed ``pilothouse_``)::
     tool_errors_total{tool,code}                     failed tool calls by error code
     breaker_state{kind,name}                         0 closed, 1 half-open, 2 open  (.live)
     background_runs_in_flight                        queue depth                     (.live)
-    policy_decisions_total{action,outcome}           policy engine    (producer: policy)
-    policy_denials_total{action}                     policy engine    (producer: policy)
-    budget_usage_ratio{scope,subject,window}         budgets          (producer: budgets)
-    budget_rejections_total{scope,window}            budgets          (producer: budgets)
-    approvals_pending                                approvals        (producer: approvals)
+    policy_decisions_total{action,outcome}           policy engine    (PolicyGate.observe)
+    policy_denials_total{action}                     policy engine    (PolicyGate.observe)
+    budget_usage_ratio{scope,subject,window}         budgets          (Ledger.usage)
+    budget_rejections_total{scope,window}            budgets          (Ledger.refused)
+    approvals_pending                                approvals        (ApprovalService)
 
-The last five have no producer yet: identity, policy, budgets and approvals land in
-parallel and call :meth:`Metrics.policy_decision`, :meth:`Metrics.budget_usage`,
-:meth:`Metrics.budget_rejected` and :meth:`Metrics.set_pending_approvals`. Until then
-these series are exported with no samples (never a made-up value).
+The last five are fed through hooks that ``wiring.py`` connects to
+:meth:`Metrics.policy_decision`, :meth:`Metrics.budget_usage`, :meth:`Metrics.budget_rejected`
+and :meth:`Metrics.set_pending_approvals`; a series nothing has fed yet is exported with
+no samples (never a made-up value).
 """
 
 from __future__ import annotations
@@ -104,10 +104,10 @@ class Metrics:
         self.tool_errors = Counter(
             "pilothouse_tool_errors", "Failed tool calls by code.", ["tool", "code"], registry=r
         )
-        self._declare_pending_producers()
+        self._declare_hooked_series()
 
-    def _declare_pending_producers(self) -> None:
-        """Series whose producers (policy, budgets, approvals) land in parallel."""
+    def _declare_hooked_series(self) -> None:
+        """Series fed by the policy gate, the budget ledger and the approval service."""
         r = self.registry
         self.policy_decisions = Counter(
             "pilothouse_policy_decisions", "Policy decisions by outcome.",
@@ -172,7 +172,7 @@ class Metrics:
         if limit is not None:
             self._child(self.limit_hits, agent, limit).inc()
 
-    # -- producers that land in parallel ---------------------------------------------------
+    # -- fed through hooks (policy, budgets, approvals) ------------------------------------
 
     def policy_decision(self, action: str, outcome: str) -> None:
         """The policy engine decided (``outcome``: ``allow``, ``deny``, ``needs_approval``).

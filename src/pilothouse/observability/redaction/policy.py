@@ -17,6 +17,7 @@ configuration. Allow-lists never spare a registered secret either.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import phonenumbers
@@ -49,9 +50,10 @@ DEFAULT_CREDENTIAL_KEYS: frozenset[str] = frozenset(
 lower case, ``-`` read as ``_``). A JSON walk redacts such values whole, as ``api_key``."""
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_key(key: str) -> str:
     """An object key as :data:`DEFAULT_CREDENTIAL_KEYS` spells it (``X-API-Key`` →
-    ``x_api_key``)."""
+    ``x_api_key``). Cached: a JSON walk asks this for every key, and keys repeat."""
     return key.strip().lower().replace("-", "_")
 
 

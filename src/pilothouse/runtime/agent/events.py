@@ -26,7 +26,11 @@ tool.completed       position*, item*, idempotency_key*, result*, error*, attemp
                      latency_s, latency_ms, tool, outcome (ok|error|invalid_arguments)
 policy.decision      action, resource, tool, decision (allow|deny|needs_approval),
                      policy_ids, reason, outcome=decision
-approval.requested   approval_id, tool, arguments_digest, outcome="pending"
+approval.requested   approval_id, tool, item, position, four_eyes, expires_at,
+                     outcome="pending" (runtime/agent/tool_guard.py)
+approval.decided     approval_id, tool, decision (approved|denied), by, reason,
+                     outcome=decision (runtime/approvals.py)
+approval.used        approval_id, tool, run_id, ok, problem, outcome (used|refused)
 approval.resolved    approval_id, tool, decision (approved|denied|expired), approver_id,
                      outcome=decision
 limit.hit            reason*, message*, outcome="limit_hit"
@@ -58,6 +62,9 @@ TOOL_COMPLETED = "tool.completed"
 POLICY_DECISION = "policy.decision"
 APPROVAL_REQUESTED = "approval.requested"
 APPROVAL_RESOLVED = "approval.resolved"
+APPROVAL_DECIDED = "approval.decided"  # written by runtime/approvals.py (audit)
+APPROVAL_USED = "approval.used"  # likewise: an approved call ran, or was refused
+APPROVAL_KINDS = (APPROVAL_REQUESTED, APPROVAL_RESOLVED, APPROVAL_DECIDED, APPROVAL_USED)
 LIMIT_HIT = "limit.hit"
 RUN_ERROR = "run.error"
 RUN_FINISHED = "run.finished"
@@ -74,6 +81,8 @@ KINDS = (
     POLICY_DECISION,
     APPROVAL_REQUESTED,
     APPROVAL_RESOLVED,
+    APPROVAL_DECIDED,
+    APPROVAL_USED,
     LIMIT_HIT,
     RUN_ERROR,
     RUN_FINISHED,
@@ -285,6 +294,27 @@ def policy_decision(
     )
 
 
+def approval_decided(decision: str, by: str, reason: str) -> Event:
+    """An approver decided (``approved``/``denied``); journaled on the run that asked,
+    with the approval's id and tool (:meth:`ApprovalService.audit`)."""
+    return Event(
+        APPROVAL_DECIDED, {"decision": decision, "outcome": decision, "by": by, "reason": reason}
+    )
+
+
+def approval_used(run_id: str, problem: str | None) -> Event:
+    """An approved call ran under its approval (``used``) or was refused (``refused``)."""
+    return Event(
+        APPROVAL_USED,
+        {
+            "run_id": run_id,
+            "ok": problem is None,
+            "outcome": "used" if problem is None else "refused",
+            "problem": problem,
+        },
+    )
+
+
 def approval_requested(approval_id: str, tool: str, arguments_digest: str) -> Event:
     """A call waits for an approval bound to (tool, arguments digest, release)."""
     return Event(
@@ -373,7 +403,7 @@ class RunTally:
                 self.errors[tool] += 1
         elif kind == POLICY_DECISION:
             self.policy[str(payload.get("decision"))] += 1
-        elif kind in (APPROVAL_REQUESTED, APPROVAL_RESOLVED):
+        elif kind in APPROVAL_KINDS:
             self.approvals[str(payload.get("outcome"))] += 1
         elif kind in (MODEL_FAILED, RUN_ERROR):
             self.error_code = payload.get("code")

@@ -201,6 +201,8 @@ class ToolGuard:
             position=p.position,
             approval_id=approval.id,
             name=call.name,
+            tool=call.name,
+            outcome="pending",
             four_eyes=four_eyes,
             expires_at=approval.expires_at,
         )
