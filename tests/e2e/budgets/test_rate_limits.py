@@ -13,6 +13,7 @@ import pytest
 from pilothouse.control.pricing import ModelPrice
 from pilothouse.testing import ServerThread
 from tests.e2e.budgets.conftest import SECONDS_TO_MIDNIGHT, MakeKey, set_tenant_limits
+from tests.scrape import sample
 
 Sdks = Callable[[str], tuple[openai.OpenAI, openai.OpenAI]]
 MINI = ModelPrice(input=0.15, cached_input=0.075, output=0.6)  # the desk bundle's price
@@ -195,19 +196,8 @@ def test_key_limits_are_validated_and_listed(admin: httpx.Client, tenant: str) -
 
 def _rejections(replicas: tuple[ServerThread, ServerThread], scope: str, window: str) -> float:
     """``pilothouse_budget_rejections_total`` summed over both replicas' /metrics."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    total = 0.0
-    for replica in replicas:
-        text = httpx.get(replica.root_url + "/metrics", timeout=10).text
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == "pilothouse_budget_rejections_total" and sample.labels == {
-                    "scope": scope,
-                    "window": window,
-                }:
-                    total += sample.value
-    return total
+    name = "pilothouse_budget_rejections_total"
+    return sum(sample(r.root_url, name, scope=scope, window=window) or 0.0 for r in replicas)
 
 
 def test_refusals_are_counted_in_the_metrics(
@@ -223,18 +213,8 @@ def test_refusals_are_counted_in_the_metrics(
 
 
 def _usage(replica: ServerThread, scope: str, subject: str, window: str) -> float | None:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    text = httpx.get(replica.root_url + "/metrics", timeout=10).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "pilothouse_budget_usage_ratio" and sample.labels == {
-                "scope": scope,
-                "subject": subject,
-                "window": window,
-            }:
-                return sample.value
-    return None
+    name = "pilothouse_budget_usage_ratio"
+    return sample(replica.root_url, name, scope=scope, subject=subject, window=window)
 
 
 def test_budget_usage_is_a_metric(

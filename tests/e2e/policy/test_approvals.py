@@ -21,6 +21,7 @@ from pilothouse.testing.hijacked import directive
 from tests.conftest import TEST_API_KEY
 from tests.e2e.identity.conftest import raw_for
 from tests.e2e.policy.conftest import executed, guarded_services, guarded_settings, journal
+from tests.scrape import sample
 
 REFUND = {"account": "acct-7", "amount_cents": 20000}
 
@@ -316,14 +317,9 @@ def _cli(*args: str) -> Any:
 
 
 def _pending_gauge(server: ServerThread) -> float:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    text = httpx.get(server.root_url + "/metrics", timeout=10).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "pilothouse_approvals_pending":
-                return sample.value
-    raise AssertionError("no pilothouse_approvals_pending series")
+    found = sample(server.root_url, "pilothouse_approvals_pending")
+    assert found is not None, "no pilothouse_approvals_pending series"
+    return found
 
 
 def test_pending_approvals_are_a_metric(
