@@ -111,6 +111,14 @@ class Settings(BaseSettings):
     key_pepper: SecretStr | None = Field(
         default=None, description="HMAC key for stored key digests (SHA-256 without one)."
     )
+    data_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key sealing approved tool arguments at rest (same in every process).",
+    )
+    data_key_file: Path = Field(
+        default=Path(".pilothouse/data.key"),
+        description="Where a single process keeps its data key when data_key is unset.",
+    )
     # Observability (README "Observability"; observability/telemetry.py).
     log_format: Literal["json", "text"] = "json"
     trace_exporter: Literal["none", "console", "jsonl", "otlp-http", "otlp-grpc"] = "none"

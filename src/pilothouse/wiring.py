@@ -42,6 +42,7 @@ from pilothouse.storage.base import JournalStore, KeyStore, ReleaseStore, Store
 from pilothouse.storage.budgets import BudgetStore
 from pilothouse.storage.outcomes import OutcomeStore
 from pilothouse.storage.redacting import RedactingStore
+from pilothouse.storage.sealed import SealedApprovalStore, load_data_key
 from pilothouse.storage.sql.store import SQLStore
 
 
@@ -122,7 +123,7 @@ def build_services(
     journal: JournalStore | None = getattr(store, "journal", None)
     release_store: ReleaseStore | None = getattr(store, "releases", None)
     switches = SwitchBoard(journal, settings.kill_switch)
-    engines, approvals = policy_parts(store, journal)
+    engines, approvals = policy_parts(_sealed_approvals(settings, store), journal)
     if approvals is not None:
         approvals.pending_changed = telemetry.metrics.set_pending_approvals
 
@@ -228,6 +229,16 @@ def _budgets(
         refused=telemetry.metrics.budget_rejected,
         usage=telemetry.metrics.budget_usage,
     )
+
+
+def _sealed_approvals(settings: Settings, store: Store) -> SealedApprovalStore | None:
+    """The store's approvals with their arguments sealed under the data key (the one
+    thing kept in clear by necessity: an approval must run exactly what was approved)."""
+    inner = getattr(store, "approvals", None)
+    if inner is None:
+        return None
+    key = load_data_key(_secret(settings.data_key), settings.data_key_file)
+    return SealedApprovalStore(inner, key)
 
 
 def _secret(value: SecretStr | None) -> str | None:

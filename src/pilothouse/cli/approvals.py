@@ -17,6 +17,8 @@ import typer
 from pilothouse.cli.common import emit, with_store
 from pilothouse.control.principal import Principal
 from pilothouse.runtime.approvals import ApprovalService, approval_json
+from pilothouse.settings import Settings
+from pilothouse.storage.sealed import SealedApprovalStore, load_data_key
 from pilothouse.storage.sql.store import SQLStore
 
 approvals_app = typer.Typer(
@@ -31,7 +33,10 @@ Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the audit tr
 
 
 def _service(store: SQLStore) -> ApprovalService:
-    return ApprovalService(store.approvals, store.journal)
+    settings = Settings()
+    secret = settings.data_key.get_secret_value() if settings.data_key else None
+    sealed = SealedApprovalStore(store.approvals, load_data_key(secret, settings.data_key_file))
+    return ApprovalService(sealed, store.journal)
 
 
 def _me(tenant: str) -> Principal:

@@ -330,3 +330,20 @@ def test_pending_approvals_are_a_metric(
     assert waiting >= 1  # this one, and any other test's still undecided
     _answer(guarded, paused.id, _waiting(paused).id, False)
     assert _pending_gauge(guarded_server) == waiting - 1
+
+
+def test_approved_arguments_are_sealed_at_rest(
+    guarded_server: ServerThread, guarded: openai.OpenAI, ledger: RecordingToolGateway
+) -> None:
+    """The one place arguments must stay usable is sealed: the approvals table holds them
+    encrypted under the data key, and the approved call still runs them exactly."""
+    arguments = {"account": "acct-canary-4417", "amount_cents": 20000}
+    since = len(ledger.calls)
+    paused = _ask(guarded, arguments=arguments)
+    request = _waiting(paused)
+    raw_store = guarded_server.services.store.approvals  # under the sealing wrapper
+    row = guarded_server.run(raw_store.get_approval("default", request.id))
+    assert row is not None and row.arguments.startswith("fernet:")
+    assert "acct-canary-4417" not in row.arguments
+    _answer(guarded, paused.id, request.id, True)
+    assert _refunds(ledger, since) == [arguments]

@@ -8,12 +8,13 @@ so that the policy engine's import stays lazy: nothing here imports it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pilothouse.control.bundle import Bundle
 from pilothouse.runtime.agent.policy_gate import DecisionObserver, PolicyGate
 from pilothouse.runtime.agent.runner import AgentRuntime
 from pilothouse.runtime.approvals import ApprovalService
+from pilothouse.storage.approvals import ApprovalStore
 from pilothouse.storage.base import JournalStore
 
 if TYPE_CHECKING:
@@ -36,11 +37,10 @@ class LazyEngines:
 
 
 def policy_parts(
-    store: Any, journal: JournalStore | None
+    approval_store: ApprovalStore | None, journal: JournalStore | None
 ) -> tuple[LazyEngines, ApprovalService | None]:
     """What every runtime of the process shares: engines, and approvals when the store
     keeps them."""
-    approval_store = getattr(store, "approvals", None)
     approvals = ApprovalService(approval_store, journal) if approval_store is not None else None
     return LazyEngines(), approvals
 
