@@ -67,25 +67,45 @@ def example_server(
 def test_the_brief_question(
     example_server: ServerThread, desk: tuple[str, web.Application]
 ) -> None:
+    """The brief's journey: the agent checks the ticket and the knowledge base, and its
+    note to the incident (a side effect) waits for approval (DESIGN §9)."""
+    written = desk[1][DESK].notes.setdefault("INC-24531", [])
+    before = len(written)
     with openai.OpenAI(
         base_url=example_server.base_url, api_key=TEST_API_KEY, max_retries=0
     ) as sdk:
         response = sdk.responses.create(model="agent:support-desk", input=QUESTION)
+        assert response.status == "completed"
+        calls = {item.name: item for item in response.output if item.type == "mcp_call"}
+        assert set(calls) == {"get_ticket_status", "search_kb"}
+        assert all(call.status == "completed" for call in calls.values())
+        ticket = json.loads(calls["get_ticket_status"].output or "{}")
+        assert ticket["service"] == "checkout-api"
+        hits = json.loads(calls["search_kb"].output or "{}")["results"]
+        assert hits and hits[0]["id"].startswith("KB-")
+        waiting = [i for i in response.output if i.type == "mcp_approval_request"]
+        assert [w.name for w in waiting] == ["add_incident_note"]
+        assert len(written) == before  # nothing written before approval
+        approved = sdk.responses.create(
+            model="agent:support-desk",
+            previous_response_id=response.id,
+            input=[
+                {
+                    "type": "mcp_approval_response",
+                    "approval_request_id": waiting[0].id,
+                    "approve": True,
+                }
+            ],
+        )
         again = sdk.responses.create(
             model="agent:support-desk",
             input="And the owner?",
-            previous_response_id=response.id,
+            previous_response_id=approved.id,
         )
-    assert response.status == "completed"
-    calls = {item.name: item for item in response.output if item.type == "mcp_call"}
-    assert set(calls) == {"get_ticket_status", "search_kb", "add_incident_note"}
-    assert all(call.status == "completed" for call in calls.values())
-    ticket = json.loads(calls["get_ticket_status"].output or "{}")
-    assert ticket["service"] == "checkout-api"
-    hits = json.loads(calls["search_kb"].output or "{}")["results"]
-    assert hits and hits[0]["id"].startswith("KB-")
-    notes = desk[1][DESK].notes["INC-24531"]
-    assert notes and notes[0]["text"] == QUESTION
+    assert approved.status == "completed"
+    note = next(i for i in approved.output if i.type == "mcp_call")
+    assert note.name == "add_incident_note" and note.status == "completed"
+    assert len(written) == before + 1 and written[-1]["text"] == QUESTION
     extension = response.model_extra["pilothouse"]  # type: ignore[index]
     assert 0 < extension["cost_usd"] <= 0.05
     assert again.status == "completed"
