@@ -237,8 +237,9 @@ def _sealed_approvals(settings: Settings, store: Store) -> SealedApprovalStore |
     inner = getattr(store, "approvals", None)
     if inner is None:
         return None
-    key = load_data_key(_secret(settings.data_key), settings.data_key_file)
-    return SealedApprovalStore(inner, key)
+    return SealedApprovalStore(
+        inner, lambda: load_data_key(_secret(settings.data_key), settings.data_key_file)
+    )
 
 
 def _secret(value: SecretStr | None) -> str | None:

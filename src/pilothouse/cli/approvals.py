@@ -35,7 +35,9 @@ Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the audit tr
 def _service(store: SQLStore) -> ApprovalService:
     settings = Settings()
     secret = settings.data_key.get_secret_value() if settings.data_key else None
-    sealed = SealedApprovalStore(store.approvals, load_data_key(secret, settings.data_key_file))
+    sealed = SealedApprovalStore(
+        store.approvals, lambda: load_data_key(secret, settings.data_key_file)
+    )
     return ApprovalService(sealed, store.journal)
 
 

@@ -14,6 +14,7 @@ same one) or, for a single development process, a key file made on first use
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,11 +42,22 @@ def load_data_key(key: str | None, key_file: Path) -> Fernet:
 
 
 class SealedApprovalStore:
-    """An :class:`~pilothouse.storage.approvals.ApprovalStore` that encrypts arguments."""
+    """An :class:`~pilothouse.storage.approvals.ApprovalStore` that encrypts arguments.
 
-    def __init__(self, inner: ApprovalStore, fernet: Fernet) -> None:
+    ``key`` is the Fernet key, or what loads it: then it is loaded on the first approval,
+    so a process that never sees one neither reads nor makes a key file at start-up.
+    """
+
+    def __init__(self, inner: ApprovalStore, key: Fernet | Callable[[], Fernet]) -> None:
         self.inner = inner
-        self.fernet = fernet
+        self._key = key
+
+    @property
+    def fernet(self) -> Fernet:
+        """The data key (loaded on first use)."""
+        if not isinstance(self._key, Fernet):
+            self._key = self._key()
+        return self._key
 
     async def create_approval(self, approval: StoredApproval) -> None:
         """Insert with the arguments sealed."""

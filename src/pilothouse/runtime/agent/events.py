@@ -26,7 +26,7 @@ tool.completed       position*, item*, idempotency_key*, result*, error*, attemp
                      latency_s, latency_ms, tool, outcome (ok|error|invalid_arguments)
 policy.decision      action, resource, tool, decision (allow|deny|needs_approval),
                      policy_ids, reason, outcome=decision
-approval.requested   approval_id, tool, item, position, four_eyes, expires_at,
+approval.requested   approval_id, tool, arguments_digest, item, position, four_eyes, expires_at,
                      outcome="pending" (runtime/agent/tool_guard.py)
 approval.decided     approval_id, tool, decision (approved|denied), by, reason,
                      outcome=decision (runtime/approvals.py)
@@ -277,9 +277,11 @@ def policy_decision(
     tool: str | None = None,
     policy_ids: list[str] | None = None,
     reason: str | None = None,
+    **details: Any,
 ) -> Event:
     """An authorization decision (``allow``, ``deny`` or ``needs_approval``) on an
-    action such as ``call_tool`` or ``invoke_agent``, with the policies that decided."""
+    action such as ``call_tool`` or ``invoke_agent``, with the policies that decided;
+    ``details`` are the engine's further facts (policy names, principal, errors)."""
     return Event(
         POLICY_DECISION,
         {
@@ -290,6 +292,7 @@ def policy_decision(
             "policy_ids": list(policy_ids or []),
             "reason": reason,
             "outcome": decision,
+            **details,
         },
     )
 
@@ -315,8 +318,9 @@ def approval_used(run_id: str, problem: str | None) -> Event:
     )
 
 
-def approval_requested(approval_id: str, tool: str, arguments_digest: str) -> Event:
-    """A call waits for an approval bound to (tool, arguments digest, release)."""
+def approval_requested(approval_id: str, tool: str, arguments_digest: str, **details: Any) -> Event:
+    """A call waits for an approval bound to (tool, arguments digest, release);
+    ``details`` are the tool guard's (the request item, its position, four-eyes, expiry)."""
     return Event(
         APPROVAL_REQUESTED,
         {
@@ -324,6 +328,7 @@ def approval_requested(approval_id: str, tool: str, arguments_digest: str) -> Ev
             "tool": tool,
             "arguments_digest": arguments_digest,
             "outcome": "pending",
+            **details,
         },
     )
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pilothouse.control.bundle import Bundle
 from pilothouse.control.principal import Principal, Scopes
+from pilothouse.runtime.agent import events
 
 if TYPE_CHECKING:
     from pilothouse.control.policy import Decision, EngineCache, PolicyEngine
@@ -118,29 +119,34 @@ class PolicyGate:
         return decision
 
 
+def decision_event(decision: Decision, resource: tuple[str, str]) -> events.Event:
+    """The ``policy.decision`` journal event of ``decision`` (never tool arguments: they
+    are journaled, redacted, with the call itself)."""
+    kind, name = resource
+    return events.policy_decision(
+        decision.action,
+        f"{kind}:{name}",
+        decision.outcome.value,
+        tool=name if kind == "tool" else None,
+        policy_ids=list(decision.policy_ids),
+        reason=decision.reason,
+        resource_type=kind,
+        resource_id=name,
+        policy_names=list(decision.policy_names),
+        principal=decision.principal,
+        errors=list(decision.errors),
+        policy_set=decision.policy_set,
+    )
+
+
 def policy_event(decision: Decision, resource: tuple[str, str]) -> dict[str, Any]:
-    """The ``policy.decision`` journal payload of ``decision`` (never tool arguments:
-    they are journaled, redacted, with the call itself)."""
-    return {
-        "action": decision.action,
-        "resource": f"{resource[0]}:{resource[1]}",
-        "resource_type": resource[0],
-        "resource_id": resource[1],
-        "tool": resource[1] if resource[0] == "tool" else None,
-        "decision": decision.outcome.value,
-        "outcome": decision.outcome.value,
-        "policy_ids": list(decision.policy_ids),
-        "policy_names": list(decision.policy_names),
-        "principal": decision.principal,
-        "reason": decision.reason,
-        "errors": list(decision.errors),
-        "policy_set": decision.policy_set,
-    }
+    """The payload of :func:`decision_event`."""
+    return decision_event(decision, resource).payload
 
 
 def record_decision(journal: RunJournal, decision: Decision, resource: tuple[str, str]) -> None:
     """Journal one decision as a ``policy.decision`` event."""
-    journal.record("policy.decision", **policy_event(decision, resource))
+    journal.emit(decision_event(decision, resource))
 
 
 def principal_to_json(principal: Principal | None) -> dict[str, Any] | None:

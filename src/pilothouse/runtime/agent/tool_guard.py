@@ -35,6 +35,7 @@ import orjson
 
 from pilothouse.control.principal import Principal
 from pilothouse.errors import PermissionDenied
+from pilothouse.runtime.agent import events
 from pilothouse.runtime.agent.journal import RunJournal
 from pilothouse.runtime.agent.limits import LimitHit
 from pilothouse.runtime.agent.policy_gate import PolicyGate, record_decision
@@ -195,16 +196,17 @@ class ToolGuard:
             policies=list(decision.policy_ids),
         )
         item = approval_request_item(approval)
-        self.journal.record(
-            "approval.requested",
-            item=item,
-            position=p.position,
-            approval_id=approval.id,
-            name=call.name,
-            tool=call.name,
-            outcome="pending",
-            four_eyes=four_eyes,
-            expires_at=approval.expires_at,
+        self.journal.emit(
+            events.approval_requested(
+                approval.id,
+                call.name,
+                approval.arguments_digest,
+                item=item,
+                position=p.position,
+                name=call.name,
+                four_eyes=four_eyes,
+                expires_at=approval.expires_at,
+            )
         )
         return item
 
