@@ -302,3 +302,47 @@ def test_redact_json_is_idempotent() -> None:
     twice = redactor.redact_json(once)
     assert twice.value == once
     assert twice.found == Counter()
+
+
+def test_a_credential_value_is_redacted_even_when_the_same_text_is_known_clean() -> None:
+    """The walk answers known-clean strings without a pass; a credential key's value must
+    still be redacted whole, however often the same text was seen clean elsewhere."""
+    redactor = Redactor()
+    assert redactor.redact_json({"note": "opaque-value-1"}).found == Counter()
+    redacted = redactor.redact_json({"note": "opaque-value-1", "password": "opaque-value-1"})
+    assert redacted.value == {"note": "opaque-value-1", "password": "[REDACTED:api_key]"}
+
+
+def test_an_object_changed_midway_keeps_its_order_and_its_unchanged_members() -> None:
+    nested = {"deep": ["plain words here"]}
+    value = {"first": "alpha words", "nested": nested, "mail": "jane@example.com", "last": 7}
+    redactor = Redactor()
+    redactor.redact_json(value)  # the clean strings are now cached
+    redacted = redactor.redact_json(value).value
+    assert list(redacted) == ["first", "nested", "mail", "last"]
+    assert redacted["nested"] is nested
+    assert redacted == {**value, "mail": "[REDACTED:email]"}
+
+
+def test_a_redacted_key_colliding_with_an_earlier_literal_key_is_kept_apart() -> None:
+    value = {"[REDACTED:email]": 1, "plain": 2, "jane@example.com": 3}
+    redacted = Redactor().redact_json(value)
+    assert redacted.value == {"[REDACTED:email]": 1, "plain": 2, "[REDACTED:email]#2": 3}
+
+
+def test_lists_change_only_where_an_item_changes() -> None:
+    redactor = Redactor()
+    clean = ["alpha words", {"k": "beta words"}, 12345678]
+    assert redactor.redact_json(clean).value is clean
+    mixed = ["alpha words", "jane@example.com", ("tuple words", 4111111111111111)]
+    assert redactor.redact_json(mixed).value == [
+        "alpha words",
+        "[REDACTED:email]",
+        ["tuple words", "[REDACTED:card]"],
+    ]
+
+
+def test_small_integers_need_no_pass_but_a_numeric_secret_in_a_larger_one_is_found() -> None:
+    redactor = Redactor(secrets=SecretsRegistry(["9876543210"]))
+    assert redactor.redact_json({"n": 9999, "m": -9999}).value == {"n": 9999, "m": -9999}
+    assert redactor.redact_json({"id": 19876543210}).value == {"id": "1[REDACTED:secret]"}
