@@ -103,6 +103,9 @@ _MAX_INT_BITS = 128
 # Integers of fewer digits than the shortest match (sign included) hold nothing.
 _SHORT_INT = 10 ** (SHORTEST_MATCH - 2)
 
+# JSON leaves the walk never changes (integers are checked through their text).
+_LEAVES = frozenset({float, bool})
+
 _RANK = {data_class: rank for rank, data_class in enumerate(PRIORITY)}
 
 
@@ -162,6 +165,8 @@ class Redactor:
             d for d in candidates if self.policy.mode(d.data_class) is not RedactionMode.OFF
         )
         self._clean: dict[str, int] = {}
+        # Object keys known clean and not credential keys, by secrets version.
+        self._plain_keys: dict[str, int] = {}
 
     def redact_text(self, text: str) -> Redacted:
         """Replace every sensitive span of ``text`` by its marker."""
@@ -287,22 +292,30 @@ class Redactor:
         answered inline, and the object is copied only from its first change on: the
         common case calls nothing per key and allocates nothing.
         """
-        clean, version = self._clean, self.secrets.version
+        clean, plain_keys, version = self._clean, self._plain_keys, self.secrets.version
         credential_keys = self.policy.credential_keys
         result: dict[Any, Any] | None = None
         for key, item in value.items():
             new_key = key
-            if type(key) is str:
+            credential = False
+            if type(key) is str and plain_keys.get(key) != version:
                 if len(key) >= SHORTEST_MATCH and clean.get(key) != version:
                     new_key = self._redact(key, found)
-                if normalise_key(key) in credential_keys:
-                    new_item = self._credential(item, found)
-                elif type(item) is str and (
-                    len(item) < SHORTEST_MATCH or clean.get(item) == version
-                ):
+                credential = normalise_key(key) in credential_keys
+                if new_key is key and not credential:
+                    self._remember_plain_key(key, version)
+            kind = type(item)
+            if credential:
+                new_item = self._credential(item, found)
+            elif kind is str:
+                if len(item) < SHORTEST_MATCH or clean.get(item) == version:
                     new_item = item
                 else:
-                    new_item = self._walk(item, found)
+                    new_item = self._redact(item, found)
+            elif item is None or kind in _LEAVES:
+                new_item = item
+            elif kind is dict:
+                new_item = self._walk_object(item, found)
             else:
                 new_item = self._walk(item, found)
             if result is None:
@@ -317,6 +330,13 @@ class Redactor:
                 new_key = _unique(new_key, result)
             result[new_key] = new_item
         return value if result is None else result
+
+    def _remember_plain_key(self, key: str, version: int) -> None:
+        """Remember an object key that is clean and no credential key (bounded like the
+        clean-string cache)."""
+        if len(self._plain_keys) >= CLEAN_CACHE_SIZE:
+            self._plain_keys = {}
+        self._plain_keys[key] = version
 
     def _credential(self, item: Any, found: Counter[DataClass]) -> Any:
         """The value under a credential key: a string is redacted whole as ``api_key``
