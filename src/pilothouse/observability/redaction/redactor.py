@@ -288,30 +288,22 @@ class Redactor:
     def _walk_object(self, value: dict[Any, Any], found: Counter[DataClass]) -> dict[Any, Any]:
         """Redact an object's values (credential keys whole) and any sensitive keys.
 
-        Strings already known clean (too short, or in the clean-string cache) are
-        answered inline, and the object is copied only from its first change on: the
-        common case calls nothing per key and allocates nothing.
+        Keys and strings already known clean (too short, or remembered) are answered
+        inline, and the object is copied only from its first change on: the common case
+        calls nothing per key and allocates nothing.
         """
         clean, plain_keys, version = self._clean, self._plain_keys, self.secrets.version
-        credential_keys = self.policy.credential_keys
         result: dict[Any, Any] | None = None
         for key, item in value.items():
-            new_key = key
-            credential = False
+            new_key, credential = key, False
             if type(key) is str and plain_keys.get(key) != version:
-                if len(key) >= SHORTEST_MATCH and clean.get(key) != version:
-                    new_key = self._redact(key, found)
-                credential = normalise_key(key) in credential_keys
-                if new_key is key and not credential:
-                    self._remember_plain_key(key, version)
+                new_key, credential = self._key(key, found, version)
             kind = type(item)
             if credential:
                 new_item = self._credential(item, found)
             elif kind is str:
-                if len(item) < SHORTEST_MATCH or clean.get(item) == version:
-                    new_item = item
-                else:
-                    new_item = self._redact(item, found)
+                known = len(item) < SHORTEST_MATCH or clean.get(item) == version
+                new_item = item if known else self._redact(item, found)
             elif item is None or kind in _LEAVES:
                 new_item = item
             elif kind is dict:
@@ -321,22 +313,22 @@ class Redactor:
             if result is None:
                 if new_key is key and new_item is item:
                     continue
-                result = {}
-                for done_key, done_item in value.items():
-                    if done_key is key:
-                        break
-                    result[done_key] = done_item
+                result = _before(value, key)
             if type(new_key) is str and new_key in result:
                 new_key = _unique(new_key, result)
             result[new_key] = new_item
         return value if result is None else result
 
-    def _remember_plain_key(self, key: str, version: int) -> None:
-        """Remember an object key that is clean and no credential key (bounded like the
-        clean-string cache)."""
-        if len(self._plain_keys) >= CLEAN_CACHE_SIZE:
-            self._plain_keys = {}
-        self._plain_keys[key] = version
+    def _key(self, key: str, found: Counter[DataClass], version: int) -> tuple[str, bool]:
+        """An object key redacted, and whether it is a credential key; a key that is
+        neither sensitive nor a credential key is remembered as plain."""
+        new_key = self._redact(key, found)
+        credential = normalise_key(key) in self.policy.credential_keys
+        if new_key is key and not credential:
+            if len(self._plain_keys) >= CLEAN_CACHE_SIZE:
+                self._plain_keys = {}
+            self._plain_keys[key] = version
+        return new_key, credential
 
     def _credential(self, item: Any, found: Counter[DataClass]) -> Any:
         """The value under a credential key: a string is redacted whole as ``api_key``
@@ -378,6 +370,16 @@ def _merge(spans: list[Span]) -> list[Span]:
     if label_length >= 0:
         merged.append(Span(start, end, label))
     return merged
+
+
+def _before(value: dict[Any, Any], key: Any) -> dict[Any, Any]:
+    """A copy of ``value``'s members that come before ``key`` (the unchanged prefix)."""
+    prefix: dict[Any, Any] = {}
+    for done_key, done_item in value.items():
+        if done_key is key:
+            break
+        prefix[done_key] = done_item
+    return prefix
 
 
 def _unique(key: str, taken: dict[Any, Any]) -> str:
