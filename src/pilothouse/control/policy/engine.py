@@ -94,7 +94,28 @@ PRINCIPAL_CACHE_SIZE = 1024
 """Principals whose entity graph (release graph plus the principal) is kept built."""
 DECISION_CACHE_SIZE = 4096
 """Decisions kept per engine (least recently used out): a miss costs one Cedar
-evaluation (~130 µs here), a hit a dictionary look-up of the request's JSON."""
+evaluation (~130 µs here), a hit a dictionary look-up of the request's facts."""
+
+
+_DecisionKey = tuple[Principal, Action, Resource, tuple[Any, ...], bytes]
+
+
+def _decision_key(
+    principal: Principal, action: Action, resource: Resource, context: Context
+) -> _DecisionKey:
+    """What a decision depends on besides the engine, cheap to build: the context's
+    fields, with the arguments as their sorted JSON (the Cedar record is a function of
+    that JSON). Raises ``orjson.JSONEncodeError`` for arguments without a JSON form."""
+    facts = (
+        context.environment,
+        context.agent,
+        context.approved,
+        context.cost_usd_micros,
+        context.tool_call_count,
+        context.data_classes,
+    )
+    arguments = orjson.dumps(context.arguments, option=orjson.OPT_SORT_KEYS)
+    return principal, action, resource, facts, arguments
 
 
 class PolicyEngine:
@@ -119,7 +140,7 @@ class PolicyEngine:
         # Decisions are a pure function of (policies, graph, principal, request): both of
         # the first two are fixed for an engine, so a request seen before is answered
         # from here (an agent's invoke_agent, a first step's use_model, repeated calls).
-        self._decisions: OrderedDict[tuple[Principal, bytes], Decision] = OrderedDict()
+        self._decisions: OrderedDict[_DecisionKey, Decision] = OrderedDict()
         self._decisions_lock = threading.Lock()
         self._approval_permits = any(
             p.approval and p.ref.effect == "permit" for p in source.policies.values()
@@ -142,27 +163,38 @@ class PolicyEngine:
             action = Action(action)
         except ValueError:
             return self._refused(principal, str(action), resource, f"unknown action {action!r}")
+        if action is Action.INVOKE_AGENT and context.agent is None:
+            context = dataclasses.replace(context, agent=resource.id)
+        try:
+            key = _decision_key(principal, action, resource, context)
+        except orjson.JSONEncodeError:
+            key = None  # arguments without a JSON form: evaluated (and refused) below
+        if key is not None:
+            with self._decisions_lock:
+                known = self._decisions.get(key)
+                if known is not None:
+                    self._decisions.move_to_end(key)
+                    return known
+        decision = self._decide_afresh(principal, action, resource, context)
+        if key is not None and not decision.errors:
+            with self._decisions_lock:
+                self._decisions[key] = decision
+                if len(self._decisions) > DECISION_CACHE_SIZE:
+                    self._decisions.popitem(last=False)
+        return decision
+
+    def _decide_afresh(
+        self, principal: Principal, action: Action, resource: Resource, context: Context
+    ) -> Decision:
+        """A decision made by checking the request and evaluating it (no cache)."""
         problem = self._misfit(action, resource, context)
         if problem is not None:
             return self._refused(principal, action, resource, problem)
-        if action is Action.INVOKE_AGENT and context.agent is None:
-            context = dataclasses.replace(context, agent=resource.id)
         try:
             request = self._request(principal, action, resource, context)
         except UnrepresentableValue as exc:
             return self._refused(principal, action, resource, f"arguments: {exc}")
-        key = (principal, orjson.dumps(request, option=orjson.OPT_SORT_KEYS))
-        with self._decisions_lock:
-            known = self._decisions.get(key)
-            if known is not None:
-                self._decisions.move_to_end(key)
-                return known
-        decision = self._evaluate(principal, action, resource, context, request)
-        with self._decisions_lock:
-            self._decisions[key] = decision
-            if len(self._decisions) > DECISION_CACHE_SIZE:
-                self._decisions.popitem(last=False)
-        return decision
+        return self._evaluate(principal, action, resource, context, request)
 
     def _evaluate(
         self,
