@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
@@ -27,7 +28,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 
 Params = dict[str, Any]
-_Plan = tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]
+# The SQL, a function picking a parameter set's values in bind order (a tuple), and the
+# bind processors to apply, by position (only the columns that have one).
+_Plan = tuple[
+    str, Callable[[Params], tuple[Any, ...]], tuple[tuple[int, Callable[[Any], Any]], ...]
+]
 
 
 class DirectStatement:
@@ -45,14 +50,10 @@ class DirectStatement:
         plan = self._plan(connection.dialect, many[0]) if _is_sqlite(connection) else None
         if plan is None:
             return connection.execute(self.statement, params).rowcount
-        sql, names, processors = plan
-        rows = [
-            tuple(
-                value if process is None else process(value)
-                for value, process in zip((p[name] for name in names), processors, strict=True)
-            )
-            for p in many
-        ]
+        sql, pick, processed = plan
+        rows: list[Any] = [pick(p) for p in many]
+        if processed:
+            rows = [_processed(row, processed) for row in rows]
         driver = connection.connection.dbapi_connection
         assert driver is not None
         cursor = driver.cursor()
@@ -80,8 +81,28 @@ def _compile(statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]) -> 
     names = tuple(compiled.positiontup or ())
     if not set(names) <= set(keys) or compiled.positiontup is None:
         return None
-    processors = tuple(compiled.binds[name].type.bind_processor(dialect) for name in names)
-    return compiled.string, names, processors
+    processors = (compiled.binds[name].type.bind_processor(dialect) for name in names)
+    processed = tuple((i, process) for i, process in enumerate(processors) if process is not None)
+    return compiled.string, _picker(names), processed
+
+
+def _picker(names: tuple[str, ...]) -> Callable[[Params], tuple[Any, ...]]:
+    """A function returning a parameter set's values for ``names``, in order, as a tuple
+    (``itemgetter`` does it in C, but returns a bare value for a single name)."""
+    if len(names) == 1:
+        name = names[0]
+        return lambda params: (params[name],)
+    return itemgetter(*names)
+
+
+def _processed(
+    row: tuple[Any, ...], processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+) -> tuple[Any, ...]:
+    """``row`` with each bind processor applied to its column."""
+    values = list(row)
+    for index, process in processed:
+        values[index] = process(values[index])
+    return tuple(values)
 
 
 def _is_sqlite(connection: Connection) -> bool:
