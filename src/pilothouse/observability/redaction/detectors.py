@@ -31,10 +31,6 @@ import re
 from collections.abc import Iterator
 from typing import Protocol
 
-from schwifty import IBAN
-from schwifty.exceptions import SchwiftyException
-from schwifty.registry import get_iban_spec
-
 from pilothouse.observability.redaction.classes import DataClass, Span
 
 
@@ -112,8 +108,13 @@ def _iban_end(text: str, match: re.Match[str]) -> int | None:
     """Where the IBAN starting at ``match`` ends, or None if it is not a valid IBAN.
 
     The candidate pattern may run past the IBAN into the next word; the registry's length
-    for the country says where the IBAN really stops.
+    for the country says where the IBAN really stops. ``schwifty`` (and the IBAN registry
+    it loads, about 4 MiB resident) is imported by the first candidate, not at start-up.
     """
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+    from schwifty.registry import get_iban_spec
+
     try:
         length = get_iban_spec(match.group()[:2]).iban_length
     except SchwiftyException:
