@@ -1,8 +1,9 @@
 """Model prices (``pricing.yaml``) and the cost of a model call.
 
 Prices are USD per one million tokens: input, cached input and output. Cost is computed
-with :class:`~decimal.Decimal` internally and reported as float USD rounded to 1e-9, so
-that sums over many steps do not drift.
+exactly — in integers of 1e-12 USD per 1M tokens (every price written with up to twelve
+decimals), else with :class:`~decimal.Decimal` — and reported as float USD rounded to 1e-9,
+so that sums over many steps do not drift.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class ModelPrice(BaseModel):
         cached = min(cached, total_in)
         out = int(usage.get("output_tokens") or 0)
         cached_price = self.cached_input if self.cached_input is not None else self.input
+        fresh, reused, made = _scaled(self.input), _scaled(cached_price), _scaled(self.output)
+        if fresh is not None and reused is not None and made is not None:
+            units = (total_in - cached) * fresh + cached * reused + out * made
+            return round(units / _UNITS_PER_USD, 9)  # int / int is correctly rounded
         amount = (
             (total_in - cached) * _exact(self.input)
             + cached * _exact(cached_price)
@@ -42,6 +47,20 @@ class ModelPrice(BaseModel):
     def worst_case(self, input_tokens: int, output_tokens: int) -> float:
         """The most a call with at most these token counts can cost (no cache discount)."""
         return self.cost({"input_tokens": input_tokens, "output_tokens": output_tokens})
+
+
+_SCALE = 10**12
+"""Prices are kept as integers of 1e-12 USD per 1M tokens where they are that exact."""
+
+_UNITS_PER_USD = _SCALE * 1_000_000
+
+
+@lru_cache(maxsize=1024)
+def _scaled(price: float) -> int | None:
+    """A price as an integer number of 1e-12 USD per 1M tokens, or None when the price
+    has more decimals than that (then :func:`_exact` prices it)."""
+    units = _exact(price) * _SCALE
+    return int(units) if units == units.to_integral_value() else None
 
 
 @lru_cache(maxsize=1024)
