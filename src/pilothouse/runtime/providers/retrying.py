@@ -22,7 +22,8 @@ tests check the waits without sleeping.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
@@ -36,6 +37,8 @@ from pilothouse.runtime.providers.stream_start import (
 )
 from pilothouse.runtime.providers.transient import is_circuit_open, is_transient
 from pilothouse.runtime.tools.clock import Clock, SystemClock
+
+T = TypeVar("T")
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -73,12 +76,12 @@ class RetryingProvider:
 
     async def complete(self, request: ModelRequest) -> ModelResult:
         """The inner provider's result, after as many attempts as it takes and is allowed."""
-        result: ModelResult = await self._retrying()(self.inner.complete, request)
+        result: ModelResult = await self._attempts(self.inner.complete, request)
         return result
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Streamed]:
         """The inner provider's stream; attempts are repeated only before its first item."""
-        started: StartedStream = await self._retrying()(self._start, request)
+        started: StartedStream = await self._attempts(self._start, request)
         try:
             yield started.first
             async for item in started.rest:
@@ -88,7 +91,7 @@ class RetryingProvider:
 
     async def count_input_tokens(self, request: ModelRequest) -> int:
         """The inner provider's count, retried like a call (counting has no side effects)."""
-        count: int = await self._retrying()(self.inner.count_input_tokens, request)
+        count: int = await self._attempts(self.inner.count_input_tokens, request)
         return count
 
     async def aclose(self) -> None:
@@ -97,6 +100,28 @@ class RetryingProvider:
 
     async def _start(self, request: ModelRequest) -> StartedStream:
         return await start_stream(self.inner.stream(request))
+
+    async def _attempts(
+        self, call: Callable[[ModelRequest], Awaitable[T]], request: ModelRequest
+    ) -> T:
+        """``call(request)`` made once directly, and through tenacity only after a
+        retryable failure: most calls succeed at once, and building the retry machinery
+        for each of them cost a sizeable share of a plain request. Tenacity starts from
+        that first outcome, so its stop and wait rules see every attempt."""
+        try:
+            return await call(request)
+        except Exception as exc:
+            if self.max_attempts == 1 or not _retryable(exc):
+                raise
+            first: list[BaseException] = [exc]
+
+        async def attempt(request: ModelRequest) -> T:
+            if first:
+                raise first.pop()  # the outcome of attempt 1, already made
+            return await call(request)
+
+        result: T = await self._retrying()(attempt, request)
+        return result
 
     def _retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
