@@ -179,9 +179,9 @@ class Metrics:
 
         Call once per decision, with the Cedar action (``call_tool``, ``invoke_agent`` …).
         """
-        self.policy_decisions.labels(action, outcome).inc()
+        self._child(self.policy_decisions, action, outcome).inc()
         if outcome == "deny":
-            self.policy_denials.labels(action).inc()
+            self._child(self.policy_denials, action).inc()
 
     def budget_usage(self, scope: str, subject: str, window: str, ratio: float) -> None:
         """A budget's use after an update (``scope``: ``key`` or ``tenant``; ``subject``: the
@@ -190,7 +190,7 @@ class Metrics:
 
     def budget_rejected(self, scope: str, window: str) -> None:
         """A request was refused (429) by a budget or rate limit."""
-        self.budget_rejections.labels(scope, window).inc()
+        self._child(self.budget_rejections, scope, window).inc()
 
     def set_pending_approvals(self, count: int) -> None:
         """How many approval requests await a decision (set after each change)."""
