@@ -8,10 +8,12 @@ and no more: no redirects, cookies, proxies or environment settings.
 * **Pooling.** One :class:`~.pool.OriginPool` per ``(scheme, host, port)``, at most
   ``limit_per_origin`` connections, kept alive ``idle_timeout_s`` seconds; waiters queue
   fairly. A connection is reused only after its response was read whole.
-* **Requests.** ``Host``, ``Content-Length`` (from the body, always), ``Accept-Encoding:
-  gzip, deflate`` and ``User-Agent: pilothouse/<version>`` are added unless given (the
-  first two always win). ``params`` are appended to the URL's own query, as aiohttp's are.
-  Header values holding CR or LF are refused (``ValueError``).
+* **Requests.** ``Host``, ``Accept-Encoding: gzip, deflate`` and ``User-Agent:
+  pilothouse/<version>`` are added unless given. ``Content-Length`` is always ours, from
+  the body (``0`` for a POST, PUT or PATCH without one); a given ``Content-Length`` or
+  ``Transfer-Encoding`` is dropped, since a wrong one would desynchronise the connection.
+  ``params`` are appended to the URL's own query, as aiohttp's are. Header values holding
+  CR or LF are refused (``ValueError``).
 * **Deadlines.** ``timeout_s`` bounds the whole request (waiting for a connection, sending,
   receiving; for a stream, until the body ends or the block is left); ``connect_timeout_s``
   bounds getting a connection. Both raise :class:`TimeoutError`.
@@ -291,7 +293,7 @@ async def _connect(
 ) -> Connection:
     """A new connection to ``host:port`` (TLS when ``tls`` is given)."""
     try:
-        _, conn = await loop.create_connection(
+        transport, conn = await loop.create_connection(
             lambda: Connection(loop, origin),
             host,
             port,
@@ -302,4 +304,5 @@ async def _connect(
         raise TLSError(f"TLS with {origin} failed: {exc}", origin=origin) from exc
     except OSError as exc:
         raise ConnectError(f"Could not connect to {origin}: {exc}", origin=origin) from exc
+    conn.attach(transport)
     return conn

@@ -27,7 +27,7 @@ consumer and resumes once the consumer has taken them.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import httptools
 from multidict import CIMultiDict
@@ -197,9 +197,14 @@ class Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol ---------------------------------------------------------------
 
+    def attach(self, transport: asyncio.BaseTransport) -> None:
+        """Take ``transport`` if ``connection_made`` has not run yet: uvloop may call it
+        only after ``create_connection`` returned, and a request can be sent before."""
+        if self._transport is None:
+            self._transport = cast(asyncio.Transport, transport)
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self.attach(transport)
 
     def data_received(self, data: bytes) -> None:
         if not self._busy or self._complete:
