@@ -11,6 +11,7 @@ from pilothouse.runtime.http.errors import (
     ConnectError,
     ConnectionClosed,
     HTTPClientError,
+    InvalidURL,
     ProtocolError,
     TLSError,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "ConnectionClosed",
     "HTTPClientError",
     "HttpClient",
+    "InvalidURL",
     "ProtocolError",
     "Response",
     "StreamContext",

@@ -35,7 +35,7 @@ from yarl import URL, Query
 
 from pilothouse import __version__
 from pilothouse.runtime.http.connection import Connection
-from pilothouse.runtime.http.errors import ConnectError, ConnectionClosed, TLSError
+from pilothouse.runtime.http.errors import ConnectError, ConnectionClosed, InvalidURL, TLSError
 from pilothouse.runtime.http.pool import OriginPool
 from pilothouse.runtime.http.response import Response, StreamingResponse, decode_body
 
@@ -211,10 +211,12 @@ class StreamContext:
         self._request = request
         self._timeout_s = timeout_s
         self._held: tuple[OriginPool, Connection] | None = None
+        self._response: StreamingResponse | None = None
 
     async def __aenter__(self) -> StreamingResponse:
         self._held = await self._client._start(self._request, self._timeout_s, stream=True)
-        return StreamingResponse(self._held[1])
+        self._response = StreamingResponse(self._held[1])
+        return self._response
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -222,6 +224,8 @@ class StreamContext:
         if self._held is not None:
             pool, conn = self._held
             self._held = None
+            if self._response is not None:
+                self._response.detach()
             pool.release(conn, conn.finish())
 
 
@@ -245,7 +249,8 @@ class _Request:
             url = url.extend_query(params)
         scheme = url.scheme
         if scheme not in ("http", "https") or not url.raw_host or url.port is None:
-            raise ValueError(f"Not an absolute http(s) URL: {url.with_query(None)}")
+            shown = url.with_query(None) if url.absolute else url
+            raise InvalidURL(f"Not an absolute http(s) URL: {shown}")
         self.url = url
         self.key: OriginKey = (scheme, url.raw_host, url.port)
         self.head_only = method == "HEAD"

@@ -15,8 +15,9 @@ one ``except TimeoutError`` catches the client's deadlines and any other.
     │   └── TLSError             the TLS handshake failed (certificate, protocol)
     ├── ConnectionClosed         the peer closed or reset the connection before the whole
     │                            response arrived (never delivered as a short body)
-    └── ProtocolError            the bytes are not an HTTP/1.1 response we can read
-                                 (bad framing, an upgrade, an undecodable body)
+    ├── ProtocolError            the bytes are not an HTTP/1.1 response we can read
+    │                            (bad framing, an upgrade, an undecodable body)
+    └── InvalidURL               not an absolute ``http``/``https`` URL (also a ValueError)
     TimeoutError (builtin)       the request's total or connect deadline passed
 """
 
@@ -51,3 +52,7 @@ class ConnectionClosed(HTTPClientError):
 
 class ProtocolError(HTTPClientError):
     """The peer's bytes are not a response this client can read."""
+
+
+class InvalidURL(HTTPClientError, ValueError):
+    """The URL is not an absolute ``http`` or ``https`` URL with a host; nothing was sent."""

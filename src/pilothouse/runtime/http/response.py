@@ -51,14 +51,20 @@ class StreamingResponse:
     def __init__(self, conn: Connection) -> None:
         self.status = conn.status
         self.headers = conn.headers
-        self._conn = conn
+        self._conn: Connection | None = conn
         self._decoder = decoder_for(conn.headers, conn.origin)
+
+    def detach(self) -> None:
+        """Forget the connection (the block was left; it may carry another exchange now)."""
+        self._conn = None
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         """Yield the body as it arrives, decoded, in chunks of any size (whatever arrived
         since the consumer last asked). Reading pauses while the consumer lags."""
         decode = self._decoder
         while True:
+            if self._conn is None:
+                raise RuntimeError("The response was read after its stream block was left.")
             chunk = await self._conn.next_chunk()
             if chunk is None:
                 break

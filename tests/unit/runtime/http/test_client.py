@@ -13,7 +13,13 @@ import pytest
 from aiohttp import web
 
 from pilothouse import __version__
-from pilothouse.runtime.http import ConnectError, ConnectionClosed, HttpClient, ProtocolError
+from pilothouse.runtime.http import (
+    ConnectError,
+    ConnectionClosed,
+    HttpClient,
+    InvalidURL,
+    ProtocolError,
+)
 
 from .raw_server import RawServer, Received, reply, reset, stall
 
@@ -71,6 +77,12 @@ async def test_params_are_appended_to_the_query(client: HttpClient) -> None:
 async def test_header_values_with_line_breaks_are_refused(client: HttpClient) -> None:
     with pytest.raises(ValueError, match="CR or LF"):
         await client.request("GET", "http://127.0.0.1:9/", headers={"X-A": "1\r\nX-B: 2"})
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "/relative/path", "http:///no-host"])
+async def test_urls_we_cannot_send_to_are_refused(client: HttpClient, url: str) -> None:
+    with pytest.raises(InvalidURL, match="Not an absolute http"):
+        await client.request("GET", url)
 
 
 async def test_responses_keep_repeated_headers_case_insensitively(client: HttpClient) -> None:

@@ -77,6 +77,14 @@ async def test_leaving_early_closes_the_connection(client: HttpClient) -> None:
     assert server.connections == 2
 
 
+async def test_a_response_cannot_be_read_after_its_block(client: HttpClient) -> None:
+    async with RawServer(big_or_small) as server:
+        async with client.stream("GET", server.url) as response:
+            pass
+        with pytest.raises(RuntimeError, match="stream block was left"):
+            await response.read()
+
+
 async def test_an_error_status_body_can_be_read_whole(client: HttpClient) -> None:
     async def handler(request: Received, writer: asyncio.StreamWriter) -> bool:
         writer.write(reply(b'{"error": {}}', "429 Too Many Requests", "retry-after: 2\r\n"))
