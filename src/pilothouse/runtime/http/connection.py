@@ -104,12 +104,12 @@ class Connection(asyncio.Protocol):
     async def wait_head(self) -> None:
         """Wait until the response's status and headers arrived."""
         while not self._head_done:
-            await self._wait()
+            await self._waiter_or_raise()
 
     async def wait_complete(self) -> None:
         """Wait for the whole response."""
         while not self._complete:
-            await self._wait()
+            await self._waiter_or_raise()
 
     def take_body(self) -> bytes:
         """The whole body as received (still encoded), once the response is complete."""
@@ -122,7 +122,7 @@ class Connection(asyncio.Protocol):
         while not self._chunks:
             if self._complete:
                 return None
-            await self._wait()
+            await self._waiter_or_raise()
         chunks = self._chunks
         self._chunks = []
         self._buffered = 0
@@ -157,13 +157,13 @@ class Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
-    async def _wait(self) -> None:
+    def _waiter_or_raise(self) -> asyncio.Future[None]:
+        """A future that :meth:`_wake` resolves at the next event; or the exchange's
+        failure, raised. (A plain function, not a coroutine: one frame less per wait.)"""
         if self._exc is not None:
             raise self._exc
         waiter = self._waiter = self._loop.create_future()
-        await waiter
-        if self._exc is not None:
-            raise self._exc
+        return waiter
 
     def _wake(self) -> None:
         waiter = self._waiter
