@@ -1,7 +1,7 @@
 """CPU and latency per request of Pilothouse's HTTP client against aiohttp's.
 
 A local aiohttp server (its own process, pinned to core 0) answers ``POST /v1/responses``
-with a fixed ~600-byte JSON body. This process, pinned to core 1 on uvloop, sends
+with a fixed ~350-byte JSON body. This process, pinned to core 1 on uvloop, sends
 sequential keep-alive POSTs of a ~300-byte JSON body with each client in turn, in
 alternating rounds, and reports per client: CPU µs per request (this process's user +
 system time over the timed requests, divided by their number) and the p50/p95 latency of
