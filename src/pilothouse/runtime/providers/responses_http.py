@@ -49,7 +49,9 @@ class ResponsesHTTPProvider(HttpUpstream):
         super().__init__(name, url, auth, headers=headers, timeout_s=timeout_s)
         self.query = query or {}
         self._target = self.endpoint.extend_query(self.query)
-        tokens = URL(url.rstrip("/") + "/input_tokens")
+        # The path grows by a segment; a query in the configured URL stays a query.
+        tokens_path = self.endpoint.raw_path.rstrip("/") + "/input_tokens"
+        tokens = self.endpoint.with_path(tokens_path, encoded=True, keep_query=True)
         self._tokens_target = tokens.extend_query(self.query)
 
     async def complete(self, request: ModelRequest) -> ModelResult:
