@@ -5,7 +5,7 @@ and makes it look like any other :class:`~.base.ModelProvider`: requests are map
 :mod:`.chat_mapping`, streamed chunks become canonical item events by :mod:`.chat_stream`,
 and upstream errors become :class:`~pilothouse.errors.UpstreamError` exactly as the
 Responses provider maps them (status, code, ``retry-after``), so that retries, breakers
-and fallbacks treat both alike. The HTTP plumbing (aiohttp, error mapping, large bodies,
+and fallbacks treat both alike. The HTTP plumbing (the pooled client, error mapping,
 chunked SSE reading) is the Responses provider's, reused rather than repeated.
 """
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 
 from pilothouse.errors import UpstreamError
+from pilothouse.runtime.http import HTTPClientError
 from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
 from pilothouse.runtime.providers.chat_mapping import (
     chat_body,
@@ -26,7 +26,7 @@ from pilothouse.runtime.providers.chat_mapping import (
 )
 from pilothouse.runtime.providers.chat_stream import ChatStreamAssembler
 from pilothouse.runtime.providers.http_upstream import HttpUpstream
-from pilothouse.runtime.providers.responses_http import _connection_error, _error_from, _payload
+from pilothouse.runtime.providers.responses_http import _connection_error, _error_from
 from pilothouse.runtime.providers.sse import iter_sse
 
 
@@ -46,13 +46,12 @@ class ChatCompletionsProvider(HttpUpstream):
         body = orjson.dumps(chat_body(request, stream=False))
         headers = await self._headers(request)
         try:
-            async with self._client().post(self.url, data=_payload(body), headers=headers) as resp:
-                raw = await resp.read()
-                if resp.status >= 400:
-                    raise _error_from(resp.status, raw, resp.headers)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            resp = await self._client().request("POST", self.endpoint, headers=headers, body=body)
+        except (HTTPClientError, TimeoutError) as exc:
             raise _connection_error(self.name, exc) from None
-        return result_from_completion(self._decode(raw))
+        if resp.status >= 400:
+            raise _error_from(resp.status, resp.body, resp.headers)
+        return result_from_completion(self._decode(resp.body))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent | ModelResult]:
         """One streaming call: item events as chunks arrive, then the result."""
@@ -60,13 +59,15 @@ class ChatCompletionsProvider(HttpUpstream):
         headers = {**await self._headers(request), "accept": "text/event-stream"}
         assembler = ChatStreamAssembler()
         try:
-            async with self._client().post(self.url, data=_payload(body), headers=headers) as resp:
+            async with self._client().stream(
+                "POST", self.endpoint, headers=headers, body=body
+            ) as resp:
                 if resp.status >= 400:
                     raise _error_from(resp.status, await resp.read(), resp.headers)
-                async for chunk in iter_sse(resp.content.iter_any()):
+                async for chunk in iter_sse(resp.iter_chunks()):
                     for event in assembler.feed(chunk):
                         yield event
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (HTTPClientError, TimeoutError) as exc:
             raise _connection_error(self.name, exc) from None
         except orjson.JSONDecodeError:
             raise self._bad_response("sent a stream chunk that is not JSON") from None

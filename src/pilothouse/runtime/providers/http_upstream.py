@@ -1,14 +1,16 @@
 """What every provider that calls an HTTP upstream shares: its connection pool, its
 headers and how they merge, and closing.
 
-aiohttp is the client because it costs a fraction of httpx's CPU per call (see
-``bench/RESULTS.md``), and a model call is the hot path.
+The client is Pilothouse's own :class:`~pilothouse.runtime.http.HttpClient`, because a
+model call is the hot path and it costs a fraction of aiohttp's CPU per call (see
+``bench/RESULTS.md``, "HTTP client").
 """
 
 from __future__ import annotations
 
-import aiohttp
+from yarl import URL
 
+from pilothouse.runtime.http import HttpClient
 from pilothouse.runtime.providers.auth import Auth
 from pilothouse.runtime.providers.base import ModelRequest
 
@@ -42,15 +44,15 @@ class HttpUpstream:
             "content-type": "application/json",
             **{key.lower(): value for key, value in (headers or {}).items()},
         }
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=10)
-        self._session: aiohttp.ClientSession | None = None
+        self.timeout_s = timeout_s
+        self.endpoint = URL(url)
+        self._session: HttpClient | None = None
 
-    def _client(self) -> aiohttp.ClientSession:
-        """The connection pool, created on first use (it needs the running loop)."""
+    def _client(self) -> HttpClient:
+        """The connection pool, created on first use (it binds to the running loop)."""
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=512, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self.timeout, auto_decompress=True
+            self._session = HttpClient(
+                limit_per_origin=512, timeout_s=self.timeout_s, connect_timeout_s=10
             )
         return self._session
 
@@ -62,5 +64,5 @@ class HttpUpstream:
     async def aclose(self) -> None:
         """Close the connection pool and the credential."""
         if self._session is not None:
-            await self._session.close()
+            await self._session.aclose()
         await self.auth.aclose()

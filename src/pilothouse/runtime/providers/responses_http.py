@@ -3,24 +3,24 @@
 OpenAI, OpenAI-compatible servers and Azure OpenAI / Foundry differ only in where the
 endpoint is and how requests authenticate, so one client serves all three; the
 differences live in :mod:`pilothouse.runtime.providers.auth` and in the URL given here.
-aiohttp is the client because it costs a fraction of httpx's CPU per call (see
-``bench/RESULTS.md``), and this is the hot path.
+The HTTP client is :class:`~pilothouse.runtime.http.HttpClient` (see
+:mod:`~pilothouse.runtime.providers.http_upstream` for why).
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import aiohttp
 import orjson
+from yarl import URL
 
 from pilothouse.errors import UpstreamError
 from pilothouse.protocol.resource import normalize_usage
+from pilothouse.runtime.http import HTTPClientError
 from pilothouse.runtime.providers.auth import Auth
 from pilothouse.runtime.providers.base import ModelRequest, ModelResult, StreamEvent
 from pilothouse.runtime.providers.http_upstream import HttpUpstream
@@ -28,10 +28,6 @@ from pilothouse.runtime.providers.sse import iter_sse
 
 _LIFECYCLE = frozenset({"response.created", "response.in_progress", "response.queued"})
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
-
-# aiohttp writes raw bytes in one go and warns (ResourceWarning) above 1 MiB; a BytesIO
-# is written in chunks that yield to the event loop. Long histories pass this size.
-_LARGE_BODY = 1 << 20
 
 
 class ResponsesHTTPProvider(HttpUpstream):
@@ -52,11 +48,16 @@ class ResponsesHTTPProvider(HttpUpstream):
     ) -> None:
         super().__init__(name, url, auth, headers=headers, timeout_s=timeout_s)
         self.query = query or {}
+        self._target = self.endpoint.extend_query(self.query)
+        # The path grows by a segment; a query in the configured URL stays a query.
+        tokens_path = self.endpoint.raw_path.rstrip("/") + "/input_tokens"
+        tokens = self.endpoint.with_path(tokens_path, encoded=True, keep_query=True)
+        self._tokens_target = tokens.extend_query(self.query)
 
     async def complete(self, request: ModelRequest) -> ModelResult:
         """One non-streaming call."""
         body = orjson.dumps(request.to_body(stream=False))
-        payload = await self._post(self.url, body, await self._headers(request))
+        payload = await self._post(self._target, body, await self._headers(request))
         return result_from_response(payload)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent | ModelResult]:
@@ -64,12 +65,12 @@ class ResponsesHTTPProvider(HttpUpstream):
         body = orjson.dumps(request.to_body(stream=True))
         headers = {**await self._headers(request), "accept": "text/event-stream"}
         try:
-            async with self._client().post(
-                self.url, data=_payload(body), headers=headers, params=self.query or None
+            async with self._client().stream(
+                "POST", self._target, headers=headers, body=body
             ) as resp:
                 if resp.status >= 400:
                     raise _error_from(resp.status, await resp.read(), resp.headers)
-                async for event in iter_sse(resp.content.iter_any()):
+                async for event in iter_sse(resp.iter_chunks()):
                     kind = event.get("type", "")
                     if kind in _LIFECYCLE:
                         continue
@@ -80,7 +81,7 @@ class ResponsesHTTPProvider(HttpUpstream):
                         raise _stream_error(event)
                     event.pop("sequence_number", None)
                     yield event
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (HTTPClientError, TimeoutError) as exc:
             raise _connection_error(self.name, exc) from None
         except orjson.JSONDecodeError:
             raise UpstreamError(
@@ -96,20 +97,19 @@ class ResponsesHTTPProvider(HttpUpstream):
         """Asks the upstream's ``/responses/input_tokens``."""
         body = request.to_body(stream=False)
         body.pop("store", None)
-        url = self.url.rstrip("/") + "/input_tokens"
-        payload = await self._post(url, orjson.dumps(body), await self._headers(request))
+        payload = await self._post(
+            self._tokens_target, orjson.dumps(body), await self._headers(request)
+        )
         return int(payload.get("input_tokens", 0))
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    async def _post(self, url: URL, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         try:
-            async with self._client().post(
-                url, data=_payload(body), headers=headers, params=self.query or None
-            ) as resp:
-                raw = await resp.read()
-                if resp.status >= 400:
-                    raise _error_from(resp.status, raw, resp.headers)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            resp = await self._client().request("POST", url, headers=headers, body=body)
+        except (HTTPClientError, TimeoutError) as exc:
             raise _connection_error(self.name, exc) from None
+        raw = resp.body
+        if resp.status >= 400:
+            raise _error_from(resp.status, raw, resp.headers)
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -121,11 +121,6 @@ class ResponsesHTTPProvider(HttpUpstream):
                 f"Upstream '{self.name}' answered with a non-object.", code="upstream_bad_response"
             )
         return payload
-
-
-def _payload(body: bytes) -> bytes | io.BytesIO:
-    """The request body as aiohttp should get it (see ``_LARGE_BODY``)."""
-    return io.BytesIO(body) if len(body) > _LARGE_BODY else body
 
 
 def result_from_response(payload: dict[str, Any]) -> ModelResult:

@@ -1,10 +1,11 @@
 """Reading server-sent events from an upstream byte stream.
 
-The parser takes raw chunks (``aiohttp``'s ``StreamReader.iter_any()``) and splits lines
-itself instead of iterating the reader line by line: ``StreamReader.readline`` refuses
-lines longer than twice its buffer (512 KiB by default) with ``LineTooLong``, and one
-``data:`` line of a Responses stream holds a whole event, which is larger than that
-for long answers or generated images (``response.completed`` repeats the full output).
+The parser takes raw chunks of any size (the HTTP client's
+:meth:`~pilothouse.runtime.http.StreamingResponse.iter_chunks`: whatever arrived since the
+last read) and splits lines itself. Lines have no length limit: one ``data:`` line of a
+Responses stream holds a whole event, which is large for long answers or generated images
+(``response.completed`` repeats the full output); line readers with a cap (aiohttp's
+``readline`` refuses lines over 512 KiB) would fail on them.
 
 Lines end with CRLF, LF or a lone CR, also when a chunk boundary falls between CR and
 LF. Fields follow the WHATWG event-stream rules: a line starting with ``:`` is a

@@ -1,4 +1,4 @@
-"""JSON over HTTP for tool adapters: one aiohttp session, and what its answers mean.
+"""JSON over HTTP for tool adapters: one pooled HTTP client, and what its answers mean.
 
 :class:`HttpTransport` is shared machinery of the ``http`` and ``openapi`` adapters. It
 sends one request with the call's correlation headers and maps the answer:
@@ -27,8 +27,8 @@ built; their values are never logged), then the call's correlation headers
 (``traceparent``, ``X-Pilothouse-Run-Id``), then ``Idempotency-Key`` — the same on every
 attempt of a call, so the tool can apply a side effect once.
 
-The session is created lazily on the running loop (a session is bound to its loop) and
-closed by :meth:`HttpTransport.aclose`.
+The client (:class:`~pilothouse.runtime.http.HttpClient`) is created lazily on the
+running loop (a client is bound to its loop) and closed by :meth:`HttpTransport.aclose`.
 """
 
 from __future__ import annotations
@@ -40,10 +40,16 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-import aiohttp
 import orjson
 from yarl import URL
 
+from pilothouse.runtime.http import (
+    ConnectError,
+    ConnectionClosed,
+    HttpClient,
+    ProtocolError,
+    TLSError,
+)
 from pilothouse.runtime.tools.base import ToolCall, ToolFailure
 
 # The gateway's own timeout fires first; the transport's is a backstop.
@@ -88,7 +94,7 @@ class HttpTransport:
     ) -> None:
         self._headers = dict(headers or {})
         self._egress = [_normalised(URL(p)) if "://" in p else p.lower() for p in egress]
-        self._session: aiohttp.ClientSession | None = None
+        self._session: HttpClient | None = None
 
     def allowed(self, url: URL) -> bool:
         """Whether ``url`` matches the egress allowlist (always, when it is empty).
@@ -130,39 +136,37 @@ class HttpTransport:
                 code="egress_denied",
             )
         try:
-            async with self._client().request(
+            response = await self._client().request(
                 method,
                 target,
                 params=query or None,
-                data=orjson.dumps(body) if send_body else None,
+                body=orjson.dumps(body) if send_body else None,
                 headers=self._request_headers(call, send_body),
-                timeout=aiohttp.ClientTimeout(total=timeout_s + _TRANSPORT_SLACK_S),
-                allow_redirects=False,
-            ) as response:
-                raw = await response.read()
-                return _interpret(response.status, response.headers, raw)
-        except aiohttp.ClientSSLError as exc:
+                timeout_s=timeout_s + _TRANSPORT_SLACK_S,
+            )
+        except TLSError as exc:
             raise ToolFailure(f"TLS failure: {exc}", retryable=False, code="tls_error") from None
         except TimeoutError:
             raise ToolFailure(
                 f"The tool did not answer within {timeout_s:g} s.", retryable=True, code="timeout"
             ) from None
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+        except (ConnectError, ConnectionClosed, ProtocolError) as exc:
             raise ToolFailure(
                 f"The connection to the tool failed ({type(exc).__name__}).",
                 retryable=True,
                 code="connection_error",
             ) from None
+        return _interpret(response.status, response.headers, response.body)
 
     async def aclose(self) -> None:
-        """Close the session (and its connections)."""
+        """Close the client (and its connections)."""
         if self._session is not None and not self._session.closed:
-            await self._session.close()
+            await self._session.aclose()
         self._session = None
 
-    def _client(self) -> aiohttp.ClientSession:
+    def _client(self) -> HttpClient:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(trust_env=False)
+            self._session = HttpClient()
         return self._session
 
     def _request_headers(self, call: ToolCall, send_body: bool) -> dict[str, str]:

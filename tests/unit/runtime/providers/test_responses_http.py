@@ -242,3 +242,59 @@ def test_error_mapping(
 ) -> None:
     error = _error_from(status, body, {})
     assert (error.status, error.type, error.param, error.code, error.message) == expected
+
+
+class StallingUpstream(RawUpstream):
+    """Reads the request, then answers nothing until the client goes away."""
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            self.heads.append(await reader.readuntil(b"\r\n\r\n"))
+            await reader.read()  # until the client closes
+        finally:
+            writer.close()  # also when the test's loop cancels this handler
+
+
+async def test_a_silent_upstream_is_an_upstream_timeout() -> None:
+    async with StallingUpstream(b"") as upstream:
+        provider = ResponsesHTTPProvider("p", upstream.url, NoAuth(), timeout_s=0.2)
+        with pytest.raises(UpstreamError) as caught:
+            await provider.complete(ModelRequest(model="m", input=[]))
+        await provider.aclose()
+    error = caught.value
+    assert (error.status, error.code, error.retry_after) == (504, "upstream_timeout", 1)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+async def test_an_answer_cut_short_is_upstream_unreachable(stream: bool) -> None:
+    frames = frame({"type": "response.created", "response": {}}) + frame(
+        {"type": "response.completed", "response": COMPLETED}
+    )
+    whole = sse_reply(frames) if stream else http_reply(orjson.dumps(COMPLETED))
+    async with RawUpstream(whole[:-20]) as upstream:  # closes 20 bytes short
+        provider = ResponsesHTTPProvider("p", upstream.url, NoAuth())
+        with pytest.raises(UpstreamError) as caught:
+            if stream:
+                await collect(provider)
+            else:
+                await provider.complete(ModelRequest(model="m", input=[]))
+        await provider.aclose()
+    error = caught.value
+    assert (error.status, error.code) == (502, "upstream_unreachable")
+    assert error.message == "Upstream 'p' could not be reached: ConnectionClosed."
+
+
+async def test_the_query_rides_with_every_endpoint() -> None:
+    reply = http_reply(orjson.dumps({**COMPLETED, "input_tokens": 7}))
+    async with RawUpstream(reply) as upstream:
+        provider = ResponsesHTTPProvider(
+            "p", upstream.url + "?deployment=d", NoAuth(), query={"api-version": "2025-04"}
+        )
+        await provider.complete(ModelRequest(model="m", input=[]))
+        assert await provider.count_input_tokens(ModelRequest(model="m", input=[])) == 7
+        await provider.aclose()
+    lines = [head.split(b"\r\n", 1)[0].decode() for head in upstream.heads]
+    assert lines == [
+        "POST /v1/responses?deployment=d&api-version=2025-04 HTTP/1.1",
+        "POST /v1/responses/input_tokens?deployment=d&api-version=2025-04 HTTP/1.1",
+    ]
