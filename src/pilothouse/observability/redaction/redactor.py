@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections import Counter
 from typing import Any, NamedTuple
 
@@ -102,6 +103,18 @@ _MAX_INT_BITS = 128
 
 # Integers of fewer digits than the shortest match (sign included) hold nothing.
 _SHORT_INT = 10 ** (SHORTEST_MATCH - 2)
+
+_OPAQUE_ID = re.compile(
+    r"(?:(?:resp|msg|fc|fco|call|rs|conv|item|mcp|mcpl|mcpr|fb|req|run|appr)_|ph-)"
+    r"[0-9a-f]{20,128}"
+)
+"""The shape of the ids Pilothouse mints (``resp_``, ``call_``, ``mcp_``… and 48 hex
+digits; idempotency keys ``ph-`` and 40). No shape detector can fire on such a string:
+no ``@``, no capitals, no separator inside the hex, none of these prefixes opens a
+credential shape (``sk-``, ``phk_``, ``ghp_`` …), and any run of decimal digits in it is
+glued to a hex letter or to the prefix's ``_``, or it is longer than a card number. So
+only registered secret values are looked for; a property test checks that the shape
+detectors find nothing in such strings."""
 
 # JSON leaves the walk never changes (integers are checked through their text).
 _LEAVES = frozenset({float, bool})
@@ -164,6 +177,8 @@ class Redactor:
         self._detectors = tuple(
             d for d in candidates if self.policy.mode(d.data_class) is not RedactionMode.OFF
         )
+        # What an opaque id is checked for: only known secret values (see _OPAQUE_ID).
+        self._by_value = tuple(d for d in self._detectors if d.data_class is DataClass.SECRET)
         self._clean: dict[str, int] = {}
         # Object keys known clean and not credential keys, by secrets version.
         self._plain_keys: dict[str, int] = {}
@@ -207,7 +222,8 @@ class Redactor:
         version = self.secrets.version
         if cacheable and self._clean.get(text) == version:
             return text
-        spans = self._kept(text, [s for d in self._detectors for s in d.find(text)])
+        detectors = self._by_value if _OPAQUE_ID.fullmatch(text) else self._detectors
+        spans = self._kept(text, [s for d in detectors for s in d.find(text)])
         if not spans:
             if cacheable:
                 if len(self._clean) >= CLEAN_CACHE_SIZE:

@@ -9,6 +9,8 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pilothouse.errors import InvalidRequest
 from pilothouse.observability.redaction import (
@@ -346,3 +348,29 @@ def test_small_integers_need_no_pass_but_a_numeric_secret_in_a_larger_one_is_fou
     redactor = Redactor(secrets=SecretsRegistry(["9876543210"]))
     assert redactor.redact_json({"n": 9999, "m": -9999}).value == {"n": 9999, "m": -9999}
     assert redactor.redact_json({"id": 19876543210}).value == {"id": "1[REDACTED:secret]"}
+
+
+ID_PREFIXES = ("resp_", "msg_", "fc_", "fco_", "call_", "rs_", "conv_", "item_", "mcp_")
+ID_PREFIXES += ("mcpl_", "mcpr_", "fb_", "req_", "run_", "appr_", "ph-")
+
+
+@given(
+    st.sampled_from(ID_PREFIXES),
+    st.text(alphabet=st.sampled_from("0123456789" * 6 + "abcdef"), min_size=20, max_size=128),
+)
+def test_no_shape_detector_fires_on_an_id_pilothouse_mints(prefix: str, hex_digits: str) -> None:
+    """The redactor looks only for registered secrets in such ids (see ``_OPAQUE_ID``):
+    this checks that every other detector would have found nothing anyway."""
+    from pilothouse.observability.redaction.redactor import _OPAQUE_ID
+
+    text = prefix + hex_digits
+    assert _OPAQUE_ID.fullmatch(text)
+    redactor = Redactor()
+    shape_detectors = [d for d in redactor._detectors if d.data_class is not DataClass.SECRET]
+    assert [span for d in shape_detectors for span in d.find(text)] == []
+
+
+def test_a_registered_secret_inside_an_id_shape_is_still_found() -> None:
+    secret = "0123456789abcdef0123"
+    redactor = Redactor(secrets=SecretsRegistry([secret]))
+    assert redactor.redact_text(f"resp_{secret}ffff").text == "resp_[REDACTED:secret]ffff"
