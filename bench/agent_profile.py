@@ -93,15 +93,19 @@ def _outside(frames: list[tuple[str, str]]) -> str:
 
 _OURS = [
     ("pilothouse/storage/", "store: journal and responses (SQLAlchemy, aiosqlite/asyncpg)"),
-    ("pilothouse/runtime/providers/", "model calls: provider and its aiohttp client"),
-    ("pilothouse/runtime/tools/", "tool calls: gateway chain and its aiohttp client"),
+    ("pilothouse/runtime/http/", "outbound HTTP client (model and tool calls)"),
+    ("pilothouse/runtime/providers/", "model calls: provider wrappers"),
+    ("pilothouse/runtime/tools/", "tool calls: gateway chain"),
+    ("pilothouse/observability/redaction/", "redaction (journal, stored response, run spec)"),
+    ("pilothouse/control/policy/", "policy engine (Cedar, decision cache)"),
+    ("pilothouse/observability/", "observability: metrics, tracing hooks"),
     ("pilothouse/api/", "HTTP API: routes and middleware"),
     ("pilothouse/", "agent runtime: executor, runner, responses, pricing, protocol"),
 ]
 _LIBRARIES = [
     (("sqlalchemy/", "aiosqlite/", "asyncpg/", "greenlet"), _OURS[0][1]),
     (("uvicorn/", "starlette/"), "HTTP server: uvicorn and starlette (no Pilothouse frame)"),
-    (("aiohttp/", "yarl/", "multidict/"), "aiohttp client I/O callbacks (no Pilothouse frame)"),
+    (("httptools/", "yarl/", "multidict/"), "HTTP parsing and URLs (no Pilothouse frame)"),
 ]
 
 
