@@ -234,36 +234,3 @@ async def test_a_failing_write_fails_alone_and_the_queued_write_lands_first(
         await runner.write(duplicate)
     assert queued.done() and queued.result() == 2
     assert _stored(db) == [(1, "x"), (2, "queued")]
-
-
-async def test_writes_go_on_during_the_checkpoints_first_pass_and_wait_only_for_the_second(
-    runner: ThreadedRunner, db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pilothouse.storage.sql import runner as runner_module
-
-    first_pass = threading.Event()
-    release = threading.Event()
-    passes: list[str] = []
-    real = runner_module.checkpoint
-
-    def checkpoint(conn: Connection) -> None:
-        passes.append("first" if not passes else "second")
-        if len(passes) == 1:
-            first_pass.set()
-            assert release.wait(10)
-        real(conn)
-
-    monkeypatch.setattr(runner_module, "checkpoint", checkpoint)
-    runner._loop_writer.checkpoint_every = 2
-    for row_id in (1, 2):  # the second commit makes a checkpoint due
-        await runner.write(_insert(row_id, "v" * 3000)[1])
-    assert await asyncio.to_thread(first_pass.wait, 10)
-    ran_on, write = _insert(3)
-    assert await runner.write(write) == 3  # not held back by the first pass
-    assert ran_on == [threading.get_ident()]
-    release.set()
-    assert runner._checkpoint is not None
-    await runner._checkpoint
-    assert passes == ["first", "second"]
-    assert [r[0] for r in _stored(db)] == [1, 2, 3]
-    assert _size(db) > 2 * 3000  # both passes copied the WAL into the database file

@@ -24,9 +24,8 @@ What keeps that safe:
 * **Never checkpoint here.** A WAL checkpoint fsyncs; the loop writer's connection has
   ``wal_autocheckpoint=0``, and every :attr:`LoopWriter.checkpoint_every` commits (about
   SQLite's default of 1,000 pages for an agent run's writes) the runner runs a checkpoint
-  on the writer thread instead, in two passes: the first copies the WAL while writes go on,
-  the second, short, with writes held back, since a checkpoint that new frames keep
-  overtaking never finishes, and the WAL would grow without end.
+  on the writer thread instead, with writes held back meanwhile: a checkpoint that new
+  frames keep overtaking never finishes, and the WAL would grow without end.
 
 Failures other than a busy database (a constraint violation, say) roll back and propagate,
 exactly like a write that failed alone in a group commit.

@@ -166,7 +166,6 @@ class ThreadedRunner:
         self._loop_writer = LoopWriter(engine)
         self._solo = 0  # transactions running on the writer thread outside the group commit
         self._checkpoint: asyncio.Future[None] | None = None
-        self._holding = False  # writes wait for the checkpoint's second pass
 
     def _connection(self) -> Connection:
         connection: Connection | None = getattr(self._local, "connection", None)
@@ -236,10 +235,8 @@ class ThreadedRunner:
         else:
             result = self._with_riders(operation, riders)
         if self._loop_writer.checkpoint_due():
-            if self._checkpoint is None or self._checkpoint.done():
-                self._checkpoint = asyncio.ensure_future(self._checkpoint_wal())
-            else:
-                self._hold_writes()  # overtaken before it finished: writes wait for it now
+            self._solo += 1  # from now on, writes queue behind the checkpoint
+            self._checkpoint = asyncio.ensure_future(self._checkpoint_alone())
         return result
 
     def _with_riders(
@@ -259,25 +256,13 @@ class ThreadedRunner:
         settle(riders, results[:-1])
         return results[-1]  # type: ignore[no-any-return]
 
-    async def _checkpoint_wal(self) -> None:
-        """A WAL checkpoint in two passes on the writer thread. The first copies what the
-        WAL holds while writes go on (copying is the slow part: hundreds of pages); the
-        second, with no write landing, copies the few frames written meanwhile, so the
-        checkpoint completes and the next write starts the WAL over (else it only ever
-        grows). Writes wait only for the second pass."""
-        await self._execute_batch([checkpoint])
-        self._hold_writes()
+    async def _checkpoint_alone(self) -> None:
+        """A WAL checkpoint with no write landing while it runs: then it copies the whole
+        WAL and the next write starts the WAL over (else the WAL only ever grows)."""
         try:
             await self._execute_batch([checkpoint])
         finally:
-            self._holding = False
             self._solo -= 1
-
-    def _hold_writes(self) -> None:
-        """Make writes queue behind the running checkpoint (once per checkpoint)."""
-        if not self._holding:
-            self._holding = True
-            self._solo += 1
 
     async def close(self) -> None:
         """Flush, then stop the threads and close connections."""
