@@ -118,7 +118,7 @@ def build_services(
     if router is None:
         router = build_router(providers, routes, azure_credential)
     telemetry = telemetry or build_telemetry(settings)
-    telemetry.redact_content = boundary.json_value  # every resolved secret, release policy
+    telemetry.redact = boundary.json_value  # every resolved secret, release policy
     telemetry.live.watch_providers(router.providers)
     journal: JournalStore | None = getattr(store, "journal", None)
     release_store: ReleaseStore | None = getattr(store, "releases", None)

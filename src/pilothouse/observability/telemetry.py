@@ -13,6 +13,7 @@ has a call's correlation headers can annotate the span of that call:
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,18 +41,19 @@ class Telemetry:
         live: Gauges computed at scrape time.
         provider: The tracer provider (None: tracing off); shut down on close.
         tracer: The tracer of ``provider`` (None: tracing off).
-        content: A redactor when message content goes on spans; None keeps it off.
-        redact_content: What redacts content instead of ``content`` alone: the process's
-            data boundary (wiring.py), which knows every resolved secret (provider keys,
-            tool credentials) and the release's redaction policy.
+        capture_content: Whether message content goes on spans (``trace_content``).
+        redact: What redacts content and error texts before they reach a span: the
+            process's data boundary (``wiring.py`` sets it), which knows every resolved
+            secret (provider keys, tool credentials) and the release's redaction policy.
+            Without one, captured content still goes through a default redactor.
     """
 
     metrics: Metrics = field(default_factory=Metrics)
     live: LiveCollector = field(default_factory=LiveCollector)
     provider: TracerProvider | None = None
     tracer: Tracer | None = None
-    content: Redactor | None = None
-    redact_content: Callable[[Any], Any] | None = None
+    capture_content: bool = False
+    redact: Callable[[Any], Any] | None = None
     _open: dict[int, Span] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -100,24 +102,26 @@ class Telemetry:
 
     def content_json(self, value: Any) -> str | None:
         """``value`` as redacted JSON when content capture is on, else None."""
-        if self.content is None:
+        if not self.capture_content:
             return None
-        if self.redact_content is not None:
-            return orjson.dumps(self.redact_content(value)).decode()
-        return orjson.dumps(self.content.redact_json(value).value).decode()
+        return orjson.dumps((self.redact or _default_redaction())(value)).decode()
 
     def safe_text(self, text: str) -> str:
         """``text`` fit for a span (an error message may quote a key): redacted."""
-        if self.redact_content is not None:
-            return str(self.redact_content(text))
-        if self.content is not None:
-            return self.content.redact_text(text).text
-        return text
+        redact = self.redact or (_default_redaction() if self.capture_content else None)
+        return str(redact(text)) if redact is not None else text
 
     def shutdown(self) -> None:
         """Flush and stop the span exporter."""
         if self.provider is not None:
             self.provider.shutdown()
+
+
+@functools.cache
+def _default_redaction() -> Callable[[Any], Any]:
+    """The redaction of content when no data boundary was given (tests, benchmarks)."""
+    redactor = Redactor()
+    return lambda value: redactor.redact_json(value).value
 
 
 def secrets_of(settings: Settings) -> SecretsRegistry:
@@ -149,8 +153,7 @@ def build_telemetry(settings: Settings, exporter: SpanExporter | None = None) ->
             settings.trace_exporter, settings.trace_endpoint, settings.trace_file
         )
     provider = build_tracer_provider(exporter, batch=batch)
-    content = Redactor(secrets=secrets_of(settings)) if settings.trace_content else None
-    return Telemetry(provider=provider, content=content)
+    return Telemetry(provider=provider, capture_content=settings.trace_content)
 
 
 def configure_process_logging(settings: Settings) -> None:

@@ -33,8 +33,12 @@ PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 def _telemetry(exporter: InMemorySpanExporter | None, content: bool = False) -> Telemetry:
     provider = build_tracer_provider(exporter, batch=False)
-    redactor = Redactor(secrets=SecretsRegistry([KEY])) if content else None
-    return Telemetry(provider=provider, content=redactor)
+    redactor = Redactor(secrets=SecretsRegistry([KEY]))
+    return Telemetry(
+        provider=provider,
+        capture_content=content,
+        redact=lambda value: redactor.redact_json(value).value,
+    )
 
 
 def _request() -> ModelRequest:
