@@ -175,7 +175,15 @@ def build_services(
         agents = BundleSource(None, None)
     key_store: KeyStore | None = getattr(store, "keys", None)
     boundary.register(
-        [v for v in (_secret(settings.admin_key), _secret(settings.key_pepper)) if v],
+        [
+            v
+            for v in (
+                _secret(settings.admin_key),
+                _secret(settings.key_pepper),
+                _secret(settings.openai_api_key),  # set even when no provider uses it
+            )
+            if v
+        ],
         "the key settings",
     )
     keys = KeyService(

@@ -60,6 +60,7 @@ class DataBoundary:
         self.secrets = secrets if secrets is not None else SecretsRegistry()
         self._redactor = Redactor(policy, self.secrets)
         self._filters: list[tuple[logging.Handler, logging.Filter]] = []
+        self._replaced: list[tuple[logging.Handler, logging.Filter]] = []
 
     @property
     def redactor(self) -> Redactor:
@@ -113,6 +114,12 @@ class DataBoundary:
         """Redact every record of the handlers present now on ``loggers`` (and on
         logging's last-resort handler); see the module docstring.
 
+        A handler that already carries a plain :class:`RedactingFilter` (the serving
+        process's log handler redacts its provider keys from the first line on) has it
+        replaced while the boundary's is installed: the boundary knows those secrets
+        too, and a record is then redacted once, not twice. :meth:`remove_log_filter`
+        puts it back.
+
         Filters redact a record in place, so with several boundaries in one process (tests
         only) the first handler's filters decide what every later handler sees.
         """
@@ -121,15 +128,23 @@ class DataBoundary:
             handlers.add(logging.lastResort)
         for handler in handlers:
             if not any(h is handler for h, _ in self._filters):
+                own = [f for f in handler.filters if type(f) is RedactingFilter]
+                for replaced in own:
+                    handler.removeFilter(replaced)
                 log_filter = _BoundaryFilter(self)
                 handler.addFilter(log_filter)
                 self._filters.append((handler, log_filter))
+                self._replaced.extend((handler, replaced) for replaced in own)
 
     def remove_log_filter(self) -> None:
-        """Take the filters :meth:`install_log_filter` added off their handlers."""
+        """Take the filters :meth:`install_log_filter` added off their handlers, and give
+        back the ones it replaced."""
         for handler, log_filter in self._filters:
             handler.removeFilter(log_filter)
+        for handler, replaced in self._replaced:
+            handler.addFilter(replaced)
         self._filters = []
+        self._replaced = []
 
 
 def classify_arguments(redactor: Redactor, arguments: Any) -> frozenset[str]:

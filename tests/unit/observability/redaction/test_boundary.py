@@ -13,7 +13,13 @@ import pytest
 from pydantic import SecretStr
 
 from pilothouse.control.tool_contract import ToolContract
-from pilothouse.observability.redaction import RedactionMode, RedactionPolicy
+from pilothouse.observability.redaction import (
+    RedactingFilter,
+    RedactionMode,
+    RedactionPolicy,
+    Redactor,
+    SecretsRegistry,
+)
 from pilothouse.observability.redaction.boundary import DataBoundary
 from pilothouse.observability.redaction.sources import provider_secrets, tool_secrets
 from pilothouse.settings import ProviderConfig
@@ -127,3 +133,28 @@ async def test_the_store_wrapper_writes_redacted_copies() -> None:
     assert inner.entries[0].payload == {"arguments": "[REDACTED:email]"}
     assert entry.payload == {"arguments": "ada@example.org"}
     assert store.responses is inner.responses  # anything else is the inner store's
+
+
+def test_the_boundary_filter_takes_the_place_of_a_handlers_own_redacting_filter() -> None:
+    """A record is redacted once: the handler's own filter (provider keys only) steps
+    aside while the boundary's (every secret, the release policy) is installed."""
+    own = RedactingFilter(Redactor(secrets=SecretsRegistry(["tok-provider-key-1"])))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(own)
+    logger = logging.getLogger("test_boundary.own_filter")
+    logger.propagate = False
+    logger.addHandler(handler)
+    boundary = DataBoundary()
+    boundary.register(["tok-provider-key-1", "tok-tool-credential-2"], "test")
+    try:
+        boundary.install_log_filter(["test_boundary.own_filter"])
+        assert own not in handler.filters and len(handler.filters) == 1
+        logger.warning("%s %s", "tok-provider-key-1", "tok-tool-credential-2")
+        boundary.remove_log_filter()
+        assert handler.filters == [own]
+        logger.warning("after: %s", "tok-provider-key-1")
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines == ["[REDACTED:secret] [REDACTED:secret]", "after: [REDACTED:secret]"]
