@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from html import escape
 
-from pilothouse.observability.outcomes import FAILURE_CLASSES
 from pilothouse.observability.scorecard.charts import (
     STYLE,
     cost_chart,
@@ -16,7 +15,7 @@ from pilothouse.observability.scorecard.charts import (
     latency_chart,
 )
 from pilothouse.observability.scorecard.compute import Group, Scorecard, iso
-from pilothouse.observability.scorecard.fmt import ms, pct, signed, usd
+from pilothouse.observability.scorecard.tables import tables
 
 _PAGE_STYLE = (
     "body{font:14px/1.4 sans-serif;margin:24px;color:#222;max-width:1120px}"
@@ -39,78 +38,16 @@ def render_html(card: Scorecard) -> str:
         "<h1>Reliability scorecard</h1>",
         f"<p>Window {escape(window)}, compared with the window of the same length before it. "
         "<code>*</code> rows are totals over every agent.</p>",
-        "<h2>Summary</h2>",
-        _table(
-            ["agent", "release", "runs", "success", "p50", "p95", "p99", "cost / success"],
-            [_summary(g) for g in card.groups],
-        ),
-        "<h2>Week over week</h2>",
-        _table(
-            ["agent", "release", "runs", "success rate", "p50", "p95", "p99", "cost / success"],
-            [_wow(g) for g in card.groups],
-        ),
-        "<h2>Failure taxonomy</h2>",
-        _table(
-            ["agent", "release", *FAILURE_CLASSES],
-            [
-                [g.agent, g.release, *(str(g.current.failures[c]) for c in FAILURE_CLASSES)]
-                for g in card.groups
-            ],
-        ),
-        "<h2>Tool error rates</h2>",
-        _table(["agent", "release", "tool", "calls", "errors", "error rate"], _tool_rows(card)),
-        "<h2>Policy events and budget hits</h2>",
-        _table(
-            ["agent", "release", "policy events", "by decision", "budget hits"],
-            [_policy(g) for g in card.groups],
+        *(
+            part
+            for table in tables(card)
+            for part in (f"<h2>{escape(table.title)}</h2>", _table(table.head, table.rows))
         ),
         "<h2>Charts</h2>",
         *(_charts(g) for g in card.groups),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
-
-
-def _summary(g: Group) -> list[str]:
-    f = g.current
-    return [
-        g.agent,
-        g.release,
-        str(f.runs),
-        pct(f.success_rate),
-        ms(f.p50_ms),
-        ms(f.p95_ms),
-        ms(f.p99_ms),
-        usd(f.cost_per_success_usd),
-    ]
-
-
-def _wow(g: Group) -> list[str]:
-    c = g.change
-    return [
-        g.agent,
-        g.release,
-        f"{c.runs:+d}",
-        signed(c.success_rate, " pp", 100.0),
-        signed(c.p50_ms, " ms", digits=0),
-        signed(c.p95_ms, " ms", digits=0),
-        signed(c.p99_ms, " ms", digits=0),
-        signed(c.cost_per_success_usd, "", 1.0, 4),
-    ]
-
-
-def _tool_rows(card: Scorecard) -> list[list[str]]:
-    return [
-        [g.agent, g.release, name, str(t.calls), str(t.errors), pct(t.error_rate)]
-        for g in card.groups
-        for name, t in g.current.tools.items()
-    ]
-
-
-def _policy(g: Group) -> list[str]:
-    events = g.current.policy_events
-    detail = ", ".join(f"{k} {v}" for k, v in events.items()) or "-"
-    return [g.agent, g.release, str(sum(events.values())), detail, str(g.current.budget_hits)]
 
 
 def _charts(g: Group) -> str:
