@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ import typer
 from pilothouse.control.environments import Environments
 from pilothouse.control.releases import Releases
 from pilothouse.errors import InvalidRequest, PilothouseError
+from pilothouse.observability.scorecard.build import window_end_now
 from pilothouse.settings import Settings
 from pilothouse.storage.sql.store import SQLStore
 
@@ -63,7 +63,7 @@ def with_store(store_url: str | None, work: Callable[[SQLStore], Awaitable[T]]) 
 def parse_time(text: str | None, param: str) -> float:
     """``--until``: epoch seconds or ISO-8601 (UTC when no offset is given); now if None."""
     if text is None:
-        return float(int(time.time()))  # whole seconds: run times are whole seconds
+        return window_end_now()
     try:
         return float(text)
     except ValueError:

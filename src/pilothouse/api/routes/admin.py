@@ -6,7 +6,6 @@ Paths live under ``/admin/v1`` and need a key with the ``operate`` role
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 
 from starlette.requests import Request
@@ -16,7 +15,11 @@ from starlette.routing import Route
 from pilothouse.api.http import context, json_body, json_response, services
 from pilothouse.api.run_query import run_query
 from pilothouse.errors import InvalidRequest, NotFound
-from pilothouse.observability.scorecard.build import load_scorecard, parse_duration
+from pilothouse.observability.scorecard.build import (
+    load_scorecard,
+    parse_duration,
+    window_end_now,
+)
 from pilothouse.runtime.agent import recovery
 from pilothouse.storage.outcomes import run_summary
 
@@ -71,7 +74,7 @@ async def scorecard(request: Request) -> Response:
         found.outcomes,
         context(request).tenant,
         span,
-        float(int(time.time())),
+        window_end_now(),
         request.query_params.get("agent") or None,
     )
     return json_response(card.to_dict())

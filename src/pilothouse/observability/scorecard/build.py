@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+import time
 
 from pilothouse.errors import InvalidRequest
 from pilothouse.observability.scorecard.compute import Scorecard, compute
@@ -11,6 +13,12 @@ from pilothouse.storage.outcomes import OutcomeStore
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+
+
+def window_end_now() -> float:
+    """The end of a window that ends now, in whole seconds as runs' ``created_at`` are:
+    the end of the current second, so that the runs of this very second are inside."""
+    return float(math.ceil(time.time()))
 
 
 def parse_duration(text: str, param: str = "since") -> float:
