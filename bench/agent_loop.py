@@ -8,9 +8,13 @@ the tool service is ``examples/desk_service``; both live in this harness process
 configurable delay per answer (10 ms for the model, 5 ms for a tool by default).
 
 * Pilothouse: ``pilothouse serve`` with ``bench/agent_bundle`` (store on: SQLite, or a fresh
-  PostgreSQL database with ``--postgres``), pinned to core 1; this harness (aiohttp + orjson
-  client, fake upstream, tool service) is pinned to core 0. Total per run is measured at the
-  client: ``POST /v1/responses {"model": "agent:bench-desk", ...}`` until the body is read.
+  PostgreSQL database with ``--postgres``), pinned to core 1; this harness (client, fake
+  upstream, tool service) is pinned to core 0. Total per run is measured at the client:
+  ``POST /v1/responses {"model": "agent:bench-desk", ...}`` until the body is read. The
+  client is the leanest HTTP/1.1 client on hand, ``pilothouse.runtime.http.HttpClient``
+  (keep-alive, ~36 µs of CPU per request in ``bench/http_client.py`` against aiohttp's ~97):
+  its cost is part of the measured total and so is charged to Pilothouse, and a heavier
+  client would charge Pilothouse for the harness. Until session 4 it was aiohttp's.
 * OpenAI Agents SDK: ``bench/agent_sdk_runner.py`` in its own virtualenv
   (``bench/.venvs/agents-sdk``, made here), pinned to core 1: ``Runner.run`` in process,
   tracing disabled, the same upstream and tool service; total per run is measured around
@@ -65,7 +69,9 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from yarl import URL
 
+from pilothouse.runtime.http import HttpClient
 from pilothouse.testing.fake_upstream import FakeUpstream, RecordedRequest
 
 BENCH = Path(__file__).resolve().parent
@@ -491,11 +497,11 @@ async def closed_loop(
 
 
 async def drive_pilothouse(
-    session: aiohttp.ClientSession, url: str, pid: int, concurrency: int, warmup: int, runs: int
+    client: HttpClient, url: str, pid: int, concurrency: int, warmup: int, runs: int
 ) -> CellRun:
     """Warm-up then timed runs against a Pilothouse server; its CPU from /proc."""
     body = orjson.dumps({"model": f"agent:{AGENT}", "input": QUESTION})
-    endpoint = url + "/v1/responses"
+    endpoint = URL(url + "/v1/responses")
 
     async def one(key: str) -> tuple[float, float]:
         headers = {
@@ -504,9 +510,9 @@ async def drive_pilothouse(
             "traceparent": f"00-{key}-{os.urandom(8).hex()}-01",
         }
         start = time.perf_counter()
-        async with session.post(endpoint, data=body, headers=headers) as resp:
-            raw = await resp.read()
+        resp = await client.request("POST", endpoint, headers=headers, body=body)
         end = time.perf_counter()
+        raw = resp.body
         answer = orjson.loads(raw)
         ph = answer.get("pilothouse") or {}
         if resp.status != 200 or answer.get("status") != "completed" or ph.get("steps") != 2:
@@ -709,8 +715,9 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 for name, store in stores.items()
             }
-            connector = aiohttp.TCPConnector(limit=0)
-            session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
+            client = await stack.enter_async_context(
+                HttpClient(limit_per_origin=1000, timeout_s=60.0, idle_timeout_s=3600.0)
+            )
             for round_no in range(1, args.rounds + 1):
                 print(f"Round {round_no}/{args.rounds}", flush=True)
                 for model_ms, tool_ms in args.delays:
@@ -733,7 +740,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                             else:
                                 url, pid = servers[system]
                                 drive = _pilothouse_driver(
-                                    session, url, pid, concurrency, warmup, runs
+                                    client, url, pid, concurrency, warmup, runs
                                 )
                                 extra_cpu = postgres_cpu_s if "postgres" in system else None
                             for attempt in range(1, args.attempts + 1):
@@ -781,11 +788,11 @@ def _sdk_driver(
 
 
 def _pilothouse_driver(
-    session: aiohttp.ClientSession, url: str, pid: int, concurrency: int, warmup: int, runs: int
+    client: HttpClient, url: str, pid: int, concurrency: int, warmup: int, runs: int
 ) -> Callable[[], Awaitable[CellRun]]:
     async def drive() -> CellRun:
         cpu0 = process_cpu_s(pid)
-        cell = await drive_pilothouse(session, url, pid, concurrency, warmup, runs)
+        cell = await drive_pilothouse(client, url, pid, concurrency, warmup, runs)
         cell.extra["sut_cpu_window_s"] = process_cpu_s(pid) - cpu0
         return cell
 

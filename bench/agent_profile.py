@@ -34,7 +34,6 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-import aiohttp
 from agent_loop import (
     BENCH,
     RESULTS,
@@ -46,6 +45,8 @@ from agent_loop import (
     stop_process,
     wait_quiet,
 )
+
+from pilothouse.runtime.http import HttpClient
 
 TOOLS_VENV = BENCH / ".venvs" / "tools"
 PY_SPY = "py-spy==0.4.3"
@@ -217,9 +218,9 @@ async def profile(args: argparse.Namespace) -> tuple[str, str]:
             store = f"sqlite:///{workdir}/bench.db"
             async with (
                 pilothouse_server(store, h.upstream.url, h.tools_url, workdir) as (url, pid),
-                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
+                HttpClient(limit_per_origin=1000, timeout_s=60.0, idle_timeout_s=3600.0) as client,
             ):
-                await drive_pilothouse(session, url, pid, args.concurrency, args.warmup, 1)
+                await drive_pilothouse(client, url, pid, args.concurrency, args.warmup, 1)
                 argv = [str(py_spy), "record", "--pid", str(pid), "--rate", str(args.rate), "--gil"]
                 argv += ["--format", "raw", "--nolineno", "--output", str(raw)]
                 spy = await asyncio.create_subprocess_exec(
@@ -229,7 +230,7 @@ async def profile(args: argparse.Namespace) -> tuple[str, str]:
                 )
                 try:
                     await asyncio.sleep(1.0)
-                    cell = await drive_pilothouse(session, url, pid, args.concurrency, 0, args.runs)
+                    cell = await drive_pilothouse(client, url, pid, args.concurrency, 0, args.runs)
                 finally:
                     spy.send_signal(signal.SIGINT)
                     with contextlib.suppress(TimeoutError):

@@ -92,6 +92,8 @@ class Telemetry:
         ``needs_approval``) and the ids of the policies that decided.
         """
         self.metrics.policy_decision(action, outcome)
+        if not self._open:
+            return  # no span open (tracing off): nothing to annotate
         span = self.span_for(headers)
         if span is not None:
             span.set_attribute(attr.POLICY_OUTCOME, outcome)

@@ -13,6 +13,7 @@ from pilothouse.control.principal import Principal, Scopes
 from pilothouse.runtime.agent.policy_gate import (
     NOBODY,
     PolicyGate,
+    decision_event,
     policy_event,
     principal_from_json,
     principal_to_json,
@@ -61,6 +62,21 @@ def test_the_journal_event_names_what_was_decided(gate: PolicyGate) -> None:
     assert event["principal"] == "key_1"
     assert event["policy_names"] == ["no-banned-model"]
     assert event["policy_ids"] and event["reason"].startswith("denied by")
+
+
+def test_a_decision_seen_again_has_the_same_event_for_each_resource(gate: PolicyGate) -> None:
+    first = gate.authorize(INVOKER, "use_model", ("model", "banned-model"), agent="guarded")
+    again = gate.authorize(INVOKER, "use_model", ("model", "banned-model"), agent="guarded")
+    assert again is first  # the engine's cache: the event made for it is reused
+    assert decision_event(again, ("model", "banned-model")) is decision_event(
+        first, ("model", "banned-model")
+    )
+    other = decision_event(first, ("model", "other-name"))
+    assert other.payload["resource_id"] == "other-name"
+    # What callers get to keep is a copy: changing it changes no later event.
+    kept = policy_event(first, ("model", "banned-model"))
+    kept["outcome"] = "allow"
+    assert policy_event(first, ("model", "banned-model"))["outcome"] == "deny"
 
 
 def test_a_run_without_a_stored_principal_is_not_allowed_anything(gate: PolicyGate) -> None:

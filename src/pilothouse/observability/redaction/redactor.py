@@ -122,6 +122,13 @@ _LEAVES = frozenset({float, bool})
 _RANK = {data_class: rank for rank, data_class in enumerate(PRIORITY)}
 
 
+class _Found(Counter[DataClass]):
+    """A Counter made without ``Counter.__init__`` (a Python-level ``update`` call): one is
+    made per redaction call, and a fresh one is always empty."""
+
+    __init__ = dict.__init__
+
+
 class Redacted(NamedTuple):
     """A redacted string and how many spans of each class were replaced in it."""
 
@@ -185,7 +192,7 @@ class Redactor:
 
     def redact_text(self, text: str) -> Redacted:
         """Replace every sensitive span of ``text`` by its marker."""
-        found: Counter[DataClass] = Counter()
+        found = _Found()
         return Redacted(self._redact(text, found), found)
 
     def redact_json(self, value: Any) -> RedactedJSON:
@@ -194,7 +201,7 @@ class Redactor:
         Dicts, lists and tuples are walked (tuples come back as lists); the input is never
         modified, and containers in which nothing changed are returned as they are.
         """
-        found: Counter[DataClass] = Counter()
+        found = _Found()
         return RedactedJSON(self._walk(value, found), found)
 
     # -- internals ---------------------------------------------------------------------

@@ -50,21 +50,27 @@ class RunJournal:
 
     def emit(self, event: Event) -> None:
         """Buffer one event (built by :mod:`.events`) for the current step."""
-        self.record(event.kind, **event.payload)
+        self._append(event.kind, event.payload)
 
     def record(self, kind: str, **payload: Any) -> None:
         """Buffer one entry for the current step, stamped with the run's context."""
+        self._append(kind, payload)
+
+    def _append(self, kind: str, payload: dict[str, Any]) -> None:
+        """The entry of ``kind``: ``payload`` is read, never kept (the entry holds the
+        stamped copy)."""
         self.tally.observe(kind, payload)
         if self.store is None:
             return
+        state = self.state
         self._pending.append(
             JournalEntry(
-                run_id=self.state.run_id,
-                seq=self.state.next_seq(),
-                kind=kind,
-                step=self.state.step,
-                at=time.time(),
-                payload=self.context.stamp(payload),
+                state.run_id,
+                state.next_seq(),
+                kind,
+                state.step,
+                time.time(),
+                self.context.stamp(payload),
             )
         )
 

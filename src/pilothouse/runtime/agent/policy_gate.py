@@ -119,9 +119,31 @@ class PolicyGate:
         return decision
 
 
+_EVENTS: dict[tuple[int, str, str], tuple[Decision, events.Event]] = {}
+_EVENTS_MAX = 4096
+
+
 def decision_event(decision: Decision, resource: tuple[str, str]) -> events.Event:
     """The ``policy.decision`` journal event of ``decision`` (never tool arguments: they
-    are journaled, redacted, with the call itself)."""
+    are journaled, redacted, with the call itself).
+
+    Engines hand out the same :class:`Decision` for a request they have answered before,
+    so the event of a decision seen before is the one made then (keyed by the decision's
+    identity, which the entry keeps alive). Events are read, never changed: the journal
+    stamps a copy of each payload.
+    """
+    key = (id(decision), *resource)
+    known = _EVENTS.get(key)
+    if known is not None and known[0] is decision:
+        return known[1]
+    event = _decision_event(decision, resource)
+    if len(_EVENTS) >= _EVENTS_MAX:
+        _EVENTS.clear()
+    _EVENTS[key] = (decision, event)
+    return event
+
+
+def _decision_event(decision: Decision, resource: tuple[str, str]) -> events.Event:
     kind, name = resource
     return events.policy_decision(
         decision.action,
@@ -141,7 +163,7 @@ def decision_event(decision: Decision, resource: tuple[str, str]) -> events.Even
 
 def policy_event(decision: Decision, resource: tuple[str, str]) -> dict[str, Any]:
     """The payload of :func:`decision_event`."""
-    return decision_event(decision, resource).payload
+    return dict(decision_event(decision, resource).payload)
 
 
 def record_decision(journal: RunJournal, decision: Decision, resource: tuple[str, str]) -> None:

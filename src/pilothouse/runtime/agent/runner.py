@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from pilothouse.control.agent import Limits
 from pilothouse.control.pricing import Pricing
@@ -317,8 +317,12 @@ def run_spec(
             "public_model": public_model,
             "release_id": state.release_id,
             "environment": state.environment,
-            "agent": state.agent.model_dump(),
-            "limits": state.limits.model_dump(),
+            "agent": _dumped(state.agent),
+            "limits": (
+                _dumped(state.limits)
+                if state.limits is state.agent.limits
+                else state.limits.model_dump()
+            ),
             "instructions": state.instructions,
             "history": state.history,
             "client_tools": state.client_tools,
@@ -330,6 +334,23 @@ def run_spec(
             "principal": principal_to_json(principal),
         }
     ).decode()
+
+
+_DUMPS: dict[int, tuple[BaseModel, dict[str, Any]]] = {}
+
+
+def _dumped(model: BaseModel) -> dict[str, Any]:
+    """``model.model_dump()`` of a frozen definition (an agent, its limits), made once per
+    object: every run of an agent stores the same definition in its spec. The dump is only
+    serialised, never changed."""
+    known = _DUMPS.get(id(model))
+    if known is not None and known[0] is model:
+        return known[1]
+    dumped = model.model_dump()
+    if len(_DUMPS) >= 1024:
+        _DUMPS.clear()
+    _DUMPS[id(model)] = (model, dumped)
+    return dumped
 
 
 def _text(instructions: str | list[Any] | None) -> str | None:
