@@ -100,18 +100,28 @@ evaluation (~130 µs here), a hit a dictionary look-up of the request's facts.""
 _DecisionKey = tuple[Principal, Action, Resource, tuple[Any, ...], bytes]
 
 
+COUNTERS = frozenset({"cost_usd_micros", "tool_call_count"})
+"""Context attributes that change from step to step of a run: part of a decision's cache
+key only when some policy reads them, or every step would be a cache miss."""
+
+
 def _decision_key(
-    principal: Principal, action: Action, resource: Resource, context: Context
+    principal: Principal,
+    action: Action,
+    resource: Resource,
+    context: Context,
+    counted: frozenset[str],
 ) -> _DecisionKey:
     """What a decision depends on besides the engine, cheap to build: the context's
     fields, with the arguments as their sorted JSON (the Cedar record is a function of
-    that JSON). Raises ``orjson.JSONEncodeError`` for arguments without a JSON form."""
+    that JSON), and of :data:`COUNTERS` those in ``counted`` (the ones the policies read).
+    Raises ``orjson.JSONEncodeError`` for arguments without a JSON form."""
     facts = (
         context.environment,
         context.agent,
         context.approved,
-        context.cost_usd_micros,
-        context.tool_call_count,
+        context.cost_usd_micros if "cost_usd_micros" in counted else None,
+        context.tool_call_count if "tool_call_count" in counted else None,
         context.data_classes,
     )
     arguments = orjson.dumps(context.arguments, option=orjson.OPT_SORT_KEYS)
@@ -142,6 +152,9 @@ class PolicyEngine:
         # from here (an agent's invoke_agent, a first step's use_model, repeated calls).
         self._decisions: OrderedDict[_DecisionKey, Decision] = OrderedDict()
         self._decisions_lock = threading.Lock()
+        # The counters some policy reads (all of them if one uses the context whole).
+        reads = source.context_reads()
+        self._counted = COUNTERS if reads is None else COUNTERS & reads
         self._approval_permits = any(
             p.approval and p.ref.effect == "permit" for p in source.policies.values()
         )
@@ -166,7 +179,7 @@ class PolicyEngine:
         if action is Action.INVOKE_AGENT and context.agent is None:
             context = dataclasses.replace(context, agent=resource.id)
         try:
-            key = _decision_key(principal, action, resource, context)
+            key = _decision_key(principal, action, resource, context, self._counted)
         except orjson.JSONEncodeError:
             key = None  # arguments without a JSON form: evaluated (and refused) below
         if key is not None:

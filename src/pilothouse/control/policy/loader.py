@@ -109,6 +109,17 @@ class PolicySource:
     policies: Mapping[str, LoadedPolicy]
     digest: str
 
+    def context_reads(self) -> frozenset[str] | None:
+        """The context attributes the policies read or test; None when one uses the
+        context other than by attribute (then any attribute may matter)."""
+        reads: set[str] = set()
+        for policy in self.policies.values():
+            found = context_reads(policy.json.get("conditions", []))
+            if found is None:
+                return None
+            reads |= found
+        return frozenset(reads)
+
     def compile(self) -> cedar.PolicySet:
         """The Cedar policy-set handle, policies carrying our ids."""
         return cedar.build_policy_set({pid: p.json for pid, p in self.policies.items()})
@@ -254,6 +265,36 @@ def _reads_context_attribute(node: Any, attribute: str) -> bool:
         ):
             return True
     return any(_reads_context_attribute(value, attribute) for value in node.values())
+
+
+def context_reads(node: Any) -> frozenset[str] | None:
+    """The attributes a JSON-format policy expression reads or tests on ``context``
+    (``context.x``, ``context has x``); None when it uses ``context`` any other way."""
+    reads: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        if item == _CONTEXT:
+            return None  # the context as a whole: compared, passed on, ...
+        for key, value in item.items():
+            if (
+                key in (".", "has")
+                and isinstance(value, dict)
+                and value.get("left") == _CONTEXT
+                and isinstance(value.get("attr"), str)
+            ):
+                reads.add(value["attr"])
+            else:
+                stack.append(value)
+    return frozenset(reads)
+
+
+_CONTEXT = {"Var": "context"}
 
 
 def _check_names(policies: Iterable[LoadedPolicy], problems: list[PolicyProblem]) -> None:

@@ -19,6 +19,7 @@ from pilothouse.control.policy import (
     cedar,
     parse_policy_files,
 )
+from pilothouse.control.policy.loader import context_reads
 from tests.unit.control.policy.conftest import TENANT, key
 
 INVOKER = key("key_invoke", "invoke")
@@ -527,3 +528,77 @@ def test_the_cache_never_answers_for_other_arguments_or_keys(
         assert engine.authorize(INVOKER, Action.CALL_TOOL, resource, context).outcome == outcome
         denied = engine.authorize(NOBODY, Action.CALL_TOOL, resource, context)
         assert denied.outcome == "deny"
+
+
+def _counting_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    evaluations: list[int] = []
+    real = cedar.evaluate
+
+    def counted(*args: Any) -> Any:
+        evaluations.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(cedar, "evaluate", counted)
+    return evaluations
+
+
+def test_run_counters_are_decided_afresh_when_a_policy_reads_them(
+    engine: PolicyEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fixture's policies read the run's cost and tool-call count: each value is
+    evaluated, and a cached allow never answers for a run past its ceiling."""
+    evaluations = _counting_evaluations(monkeypatch)
+    outcomes = []
+    for cost, calls in [(1_111, 3), (1_999_998, 23), (2_000_001, 23), (7, 26), (1_111, 3)]:
+        resource, context = tool_call(
+            "search_kb", "faq", cost_usd_micros=cost, tool_call_count=calls
+        )
+        outcomes.append(engine.authorize(INVOKER, Action.CALL_TOOL, resource, context).outcome)
+    assert outcomes == ["allow", "allow", "deny", "deny", "allow"]
+    assert len(evaluations) == 4  # the last request repeats the first
+
+
+def test_run_counters_no_policy_reads_do_not_defeat_the_cache(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the baseline alone, a run's growing cost and call count change no decision:
+    every step after the first is answered from the cache."""
+    baseline = PolicyEngine(parse_policy_files([]), catalog)
+    evaluations = _counting_evaluations(monkeypatch)
+    first = None
+    for step in range(5):
+        resource, context = tool_call(
+            "search_kb", "faq", cost_usd_micros=step * 1_234, tool_call_count=step * 2
+        )
+        decision = baseline.authorize(INVOKER, Action.CALL_TOOL, resource, context)
+        assert decision.allowed
+        first = first or decision
+        assert decision is first
+    assert len(evaluations) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "reads"),
+    [
+        ("permit (principal, action, resource) when { context.approved };", {"approved"}),
+        (
+            "forbid (principal, action, resource) when { context has cost_usd_micros && "
+            "context.cost_usd_micros > 5 };",
+            {"cost_usd_micros"},
+        ),
+        (
+            "forbid (principal, action, resource) when { context.arguments.amount > 5 };",
+            {"arguments"},
+        ),
+        ("permit (principal, action, resource);", set()),
+        # The context as a whole: any attribute may matter.
+        (
+            'forbid (principal, action, resource) when { context == {"approved": true} };',
+            None,
+        ),
+    ],
+)
+def test_the_context_attributes_policies_read(text: str, reads: set[str] | None) -> None:
+    parsed = cedar.parse_policies(text)
+    found = context_reads(parsed["staticPolicies"]["policy0"]["conditions"])
+    assert found == (None if reads is None else frozenset(reads))
