@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 DecisionObserver = Callable[[Mapping[str, str], str, str, Sequence[str]], None]
 """Told of each decision: (correlation headers, action, outcome, policy ids)."""
 
+_EVENTS_KEPT = 4096
+"""Decision events a gate keeps for reuse (then it starts afresh)."""
+
 NOBODY = "anonymous"
 """The key id of the role-less principal a run without a stored principal acts as."""
 
@@ -68,6 +71,23 @@ class PolicyGate:
         # Told of every decision (action, outcome, policy ids, correlation headers): the
         # metrics and the span of the call decided on (wired to Telemetry.policy_decision).
         self.observe: DecisionObserver | None = None
+        self._events: dict[tuple[int, str, str], tuple[Decision, events.Event]] = {}
+
+    def record(self, journal: RunJournal, decision: Decision, resource: tuple[str, str]) -> None:
+        """Journal one decision, as :func:`record_decision` does.
+
+        Engines hand out the same :class:`Decision` for a request they answered before, so
+        the event of a decision seen before is the one made then (kept by the decision's
+        identity; the entry keeps the decision alive). Events are only read: the journal
+        stamps a copy of each payload.
+        """
+        key = (id(decision), *resource)
+        known = self._events.get(key)
+        if known is None or known[0] is not decision:
+            if len(self._events) >= _EVENTS_KEPT:
+                self._events.clear()
+            known = self._events[key] = (decision, decision_event(decision, resource))
+        journal.emit(known[1])
 
     def engine(self, tenant: str) -> PolicyEngine:
         """The release's engine for ``tenant``, built on first use."""
@@ -119,31 +139,9 @@ class PolicyGate:
         return decision
 
 
-_EVENTS: dict[tuple[int, str, str], tuple[Decision, events.Event]] = {}
-_EVENTS_MAX = 4096
-
-
 def decision_event(decision: Decision, resource: tuple[str, str]) -> events.Event:
     """The ``policy.decision`` journal event of ``decision`` (never tool arguments: they
-    are journaled, redacted, with the call itself).
-
-    Engines hand out the same :class:`Decision` for a request they have answered before,
-    so the event of a decision seen before is the one made then (keyed by the decision's
-    identity, which the entry keeps alive). Events are read, never changed: the journal
-    stamps a copy of each payload.
-    """
-    key = (id(decision), *resource)
-    known = _EVENTS.get(key)
-    if known is not None and known[0] is decision:
-        return known[1]
-    event = _decision_event(decision, resource)
-    if len(_EVENTS) >= _EVENTS_MAX:
-        _EVENTS.clear()
-    _EVENTS[key] = (decision, event)
-    return event
-
-
-def _decision_event(decision: Decision, resource: tuple[str, str]) -> events.Event:
+    are journaled, redacted, with the call itself)."""
     kind, name = resource
     return events.policy_decision(
         decision.action,
@@ -163,7 +161,7 @@ def _decision_event(decision: Decision, resource: tuple[str, str]) -> events.Eve
 
 def policy_event(decision: Decision, resource: tuple[str, str]) -> dict[str, Any]:
     """The payload of :func:`decision_event`."""
-    return dict(decision_event(decision, resource).payload)
+    return decision_event(decision, resource).payload
 
 
 def record_decision(journal: RunJournal, decision: Decision, resource: tuple[str, str]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,6 +47,10 @@ from pilothouse.storage.base import JournalStore
 
 # Options that are ours to enforce, not the model's.
 _OWN_OPTIONS = ("max_tool_calls",)
+
+
+_DUMPS_KEPT = 1024
+"""Dumped definitions a runtime keeps (then it starts afresh)."""
 
 
 @dataclass(slots=True)
@@ -93,6 +97,20 @@ class AgentRuntime:
         return decision
 
     observer: RunObserver = field(default_factory=Unobserved)
+    _dumps: dict[int, tuple[BaseModel, dict[str, Any]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def dumped(self, definition: BaseModel) -> dict[str, Any]:
+        """``definition.model_dump()`` of a frozen definition (an agent, its limits), made
+        once per object: every run of an agent stores the same definition in its spec.
+        The dump is only serialised, never changed."""
+        known = self._dumps.get(id(definition))
+        if known is None or known[0] is not definition:
+            if len(self._dumps) >= _DUMPS_KEPT:
+                self._dumps.clear()
+            known = self._dumps[id(definition)] = (definition, definition.model_dump())
+        return known[1]
 
     def runner(
         self,
@@ -257,7 +275,15 @@ class AgentRunner:
         observed = self.runtime.observer.observe(
             state, self._filtered(state, journal), self.runtime.gateway, price
         )
-        journal.start(run_spec(state, self.request_body, self.target.model, self.principal))
+        journal.start(
+            run_spec(
+                state,
+                self.request_body,
+                self.target.model,
+                self.principal,
+                dump=self.runtime.dumped,
+            )
+        )
         if self.admitted is not None:
             record_decision(journal, self.admitted, ("agent", state.agent.name))
         guard = self.runtime.guard(self.principal, state, journal, list(request.input))
@@ -308,6 +334,7 @@ def run_spec(
     request_body: dict[str, Any],
     public_model: str,
     principal: Principal | None = None,
+    dump: Callable[[BaseModel], dict[str, Any]] = BaseModel.model_dump,
 ) -> str:
     """What resume needs to rebuild a run's starting state (the journal has the rest),
     and the request it answers (to store its response when it is resumed)."""
@@ -317,9 +344,9 @@ def run_spec(
             "public_model": public_model,
             "release_id": state.release_id,
             "environment": state.environment,
-            "agent": _dumped(state.agent),
+            "agent": dump(state.agent),
             "limits": (
-                _dumped(state.limits)
+                dump(state.limits)
                 if state.limits is state.agent.limits
                 else state.limits.model_dump()
             ),
@@ -334,23 +361,6 @@ def run_spec(
             "principal": principal_to_json(principal),
         }
     ).decode()
-
-
-_DUMPS: dict[int, tuple[BaseModel, dict[str, Any]]] = {}
-
-
-def _dumped(model: BaseModel) -> dict[str, Any]:
-    """``model.model_dump()`` of a frozen definition (an agent, its limits), made once per
-    object: every run of an agent stores the same definition in its spec. The dump is only
-    serialised, never changed."""
-    known = _DUMPS.get(id(model))
-    if known is not None and known[0] is model:
-        return known[1]
-    dumped = model.model_dump()
-    if len(_DUMPS) >= 1024:
-        _DUMPS.clear()
-    _DUMPS[id(model)] = (model, dumped)
-    return dumped
 
 
 def _text(instructions: str | list[Any] | None) -> str | None:

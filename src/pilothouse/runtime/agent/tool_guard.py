@@ -38,7 +38,7 @@ from pilothouse.errors import PermissionDenied
 from pilothouse.runtime.agent import events
 from pilothouse.runtime.agent.journal import RunJournal
 from pilothouse.runtime.agent.limits import LimitHit
-from pilothouse.runtime.agent.policy_gate import PolicyGate, record_decision
+from pilothouse.runtime.agent.policy_gate import PolicyGate
 from pilothouse.runtime.agent.state import RunState, idempotency_key, mcp_item_id
 from pilothouse.runtime.approvals import ApprovalService
 from pilothouse.runtime.providers.base import Item
@@ -100,7 +100,7 @@ class ToolGuard:
             tool_calls=self.state.tool_calls,
             headers=self.state.headers,
         )
-        record_decision(self.journal, decision, resource)
+        self.gate.record(self.journal, decision, resource)
         if decision.allowed:
             return None
         return LimitHit(
@@ -158,7 +158,7 @@ class ToolGuard:
             data_classes=classes,
             headers=call.headers,
         )
-        record_decision(self.journal, decision, resource)
+        self.gate.record(self.journal, decision, resource)
         return decision
 
     async def _use_approval(self, approval_id: str, call: ToolCall) -> str | None:
@@ -267,7 +267,7 @@ class ToolGuard:
                 agent=approval.agent,
                 arguments=orjson.loads(approval.arguments),
             )
-            record_decision(self.journal, decision, resource)
+            self.gate.record(self.journal, decision, resource)
             if not decision.allowed:
                 raise PermissionDenied(
                     f"This key may not approve '{approval.tool}': {decision.reason}",
