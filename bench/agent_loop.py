@@ -37,6 +37,10 @@ runs/s and CPU per run (the system's process CPU over the timed runs ÷ runs). T
 are interleaved within each round, and rounds repeat, so drift on the shared machine hits
 both alike; the target is judged on ratios measured in the same round.
 
+Tracing is off in the default configuration, as in these cells; ``--traced`` adds a third
+system, the same server exporting every span (run, model and tool calls, policy events)
+through OpenTelemetry's batch processor to a JSON-lines file.
+
 Run ``python bench/agent_loop.py`` (``--quick`` for a smoke run). It writes
 ``bench/results/agent_loop.json`` (raw figures, machine, conditions) and
 ``bench/results/agent_loop.md`` (tables). Only loopback addresses are used; every loop is
@@ -364,9 +368,14 @@ def _open_log(path: Path) -> Any:
 
 @contextlib.asynccontextmanager
 async def pilothouse_server(
-    store: str, upstream_url: str, tools_url: str, workdir: Path
+    store: str,
+    upstream_url: str,
+    tools_url: str,
+    workdir: Path,
+    settings: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[str, int]]:
-    """``pilothouse serve`` on the SUT core with the bench bundle; yields (URL, pid)."""
+    """``pilothouse serve`` on the SUT core with the bench bundle, and ``settings`` as
+    environment variables; yields (URL, pid)."""
     providers = workdir / "providers.yaml"
     providers.write_text(
         "providers:\n"
@@ -393,7 +402,12 @@ async def pilothouse_server(
         "--log-level",
         "warning",
     ]
-    env = {**os.environ, "BENCH_TOOL_URL": tools_url, "PILOTHOUSE_ADMIN_KEY": BENCH_KEY}
+    env = {
+        **os.environ,
+        "BENCH_TOOL_URL": tools_url,
+        "PILOTHOUSE_ADMIN_KEY": BENCH_KEY,
+        **(settings or {}),
+    }
     log = _open_log(workdir / f"pilothouse-{port}.log")
     proc = await asyncio.create_subprocess_exec(
         *pinned(SUT_CORE, argv), env=env, stdout=log, stderr=subprocess.STDOUT
@@ -709,9 +723,20 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 stores["pilothouse-postgres"] = await stack.enter_async_context(
                     postgres_database(args.postgres)
                 )
+            tracing: dict[str, dict[str, str]] = {}
+            if args.traced:
+                # The same server emitting its spans (run, model and tool calls, policy
+                # events) through the batch exporter to a JSON-lines file.
+                stores["pilothouse-sqlite-traced"] = f"sqlite:///{workdir}/traced.db"
+                tracing["pilothouse-sqlite-traced"] = {
+                    "PILOTHOUSE_TRACE_EXPORTER": "jsonl",
+                    "PILOTHOUSE_TRACE_FILE": str(workdir / "traces.jsonl"),
+                }
             servers = {
                 name: await stack.enter_async_context(
-                    pilothouse_server(store, h.upstream.url, h.tools_url, workdir)
+                    pilothouse_server(
+                        store, h.upstream.url, h.tools_url, workdir, tracing.get(name)
+                    )
                 )
                 for name, store in stores.items()
             }
@@ -775,6 +800,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "cores": {"harness": HARNESS_CORE, "system_under_test": SUT_CORE},
             "agents_sdk": SDK_REQUIREMENTS,
             "question": QUESTION,
+            "traced": args.traced,
         },
         "cells": cells,
         "ratios": ratios(cells),
@@ -909,6 +935,11 @@ def main() -> None:
         const="postgresql://postgres@127.0.0.1:5432/postgres",
         default=None,
         help="also measure with a PostgreSQL store (a fresh database on this server)",
+    )
+    parser.add_argument(
+        "--traced",
+        action="store_true",
+        help="also measure a server that exports its spans (jsonl exporter)",
     )
     parser.add_argument("--quiet-wait", type=float, default=900, help="max s to wait for quiet")
     parser.add_argument("--attempts", type=int, default=3, help="tries per disturbed cell")

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from pilothouse.control.bundle import load_bundle
 from pilothouse.errors import UpstreamError
@@ -135,6 +137,45 @@ def test_jsonl_exporter_writes_one_span_per_line(tmp_path: Path) -> None:
     lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
     assert [line["name"] for line in lines] == ["one", "two"]
     assert lines[0]["attributes"]["pilothouse.run_id"] == "resp_1"
+
+
+def test_jsonl_lines_are_the_sdks_own_json_compacted(tmp_path: Path) -> None:
+    """Every field the SDK's ``to_json`` writes, as it writes it: parent, events, links,
+    status with a description, attributes of each type, the resource."""
+    memory = InMemorySpanExporter()
+    provider = build_tracer_provider(memory, batch=False)
+    assert provider is not None
+    tracer = provider.get_tracer("test")
+    parent = tracer.start_span("parent", kind=SpanKind.SERVER)
+    with trace.use_span(parent):
+        child = tracer.start_span(
+            "chat gpt-4o-mini",
+            kind=SpanKind.CLIENT,
+            links=[trace.Link(parent.get_span_context(), {"why": "retry"})],
+            attributes={
+                "text": 'été ✓ "quoted"\n',
+                "count": 3,
+                "cost": 0.0000789,
+                "ok": True,
+                "reasons": ["tool_calls", "stop"],
+                "sizes": [1, 2],
+            },
+        )
+        child.add_event("policy.decision", {"outcome": "allow"})
+        child.add_event("bare")
+        child.set_status(Status(StatusCode.ERROR, "upstream said no"))
+        child.end()
+    parent.end()
+    exporter = JsonlSpanExporter(tmp_path / "spans.jsonl")
+    spans = memory.get_finished_spans()
+    assert len(spans) == 2
+    for span in spans:
+        expected = orjson.dumps(orjson.loads(span.to_json(indent=None)))
+        assert orjson.dumps(exporter.render(span)) == expected
+    exporter.export(spans)
+    exporter.shutdown()
+    lines = (tmp_path / "spans.jsonl").read_bytes().splitlines()
+    assert [orjson.loads(line)["name"] for line in lines] == ["chat gpt-4o-mini", "parent"]
 
 
 @pytest.mark.parametrize("kind", ["console", "otlp-http", "otlp-grpc"])
