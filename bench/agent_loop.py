@@ -159,7 +159,8 @@ def tool_service(recorder: Recorder, latency_s: float) -> tuple[web.Application,
     async def timed(request: web.Request, handler: Any) -> web.StreamResponse:
         start = time.perf_counter()
         try:
-            return await handler(request)
+            response: web.StreamResponse = await handler(request)
+            return response
         finally:
             recorder.add(request.headers.get("traceparent"), "tool", start, time.perf_counter())
 
@@ -291,7 +292,8 @@ async def wait_quiet(max_wait_s: float, load_below: float | None) -> dict[str, A
         peers = peers_running()
         busy0, ours0 = cpu_busy_s(), time.process_time()
         await asyncio.sleep(1.0)
-        idle_share = (cpu_busy_s() - busy0 - (time.process_time() - ours0)) / os.cpu_count()
+        others = cpu_busy_s() - busy0 - (time.process_time() - ours0)
+        idle_share = others / (os.cpu_count() or 1)
         load1 = os.getloadavg()[0]
         quiet = not peers and idle_share < 0.1 and (load_below is None or load1 < load_below)
         waited = time.monotonic() - started
