@@ -497,11 +497,7 @@ def test_a_principal_cedar_refuses_is_denied_not_raised(
 # ---- the decision cache -----------------------------------------------------------------
 
 
-def test_a_repeated_request_is_answered_from_the_cache(
-    engine: PolicyEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pilothouse.control.policy import cedar
-
+def _counting_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     evaluations: list[int] = []
     real = cedar.evaluate
 
@@ -510,6 +506,13 @@ def test_a_repeated_request_is_answered_from_the_cache(
         return real(*args)
 
     monkeypatch.setattr(cedar, "evaluate", counted)
+    return evaluations
+
+
+def test_a_repeated_request_is_answered_from_the_cache(
+    engine: PolicyEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluations = _counting_evaluations(monkeypatch)
     resource, context = tool_call("refund", agent="billing", arguments={"amount_cents": 777})
     first = engine.authorize(INVOKER, Action.CALL_TOOL, resource, context)
     again = engine.authorize(INVOKER, Action.CALL_TOOL, resource, context)
@@ -528,18 +531,6 @@ def test_the_cache_never_answers_for_other_arguments_or_keys(
         assert engine.authorize(INVOKER, Action.CALL_TOOL, resource, context).outcome == outcome
         denied = engine.authorize(NOBODY, Action.CALL_TOOL, resource, context)
         assert denied.outcome == "deny"
-
-
-def _counting_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    evaluations: list[int] = []
-    real = cedar.evaluate
-
-    def counted(*args: Any) -> Any:
-        evaluations.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(cedar, "evaluate", counted)
-    return evaluations
 
 
 def test_run_counters_are_decided_afresh_when_a_policy_reads_them(
