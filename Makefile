@@ -3,16 +3,26 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+REDACTOR := src/pilothouse/observability/redaction/redactor.py
+NATIVE := $(VENV)/.native
 
-.PHONY: setup run test test-full check lint typecheck bench scorecard clean
+.PHONY: setup native run test test-full check lint typecheck bench scorecard clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(NATIVE)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
 	@$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
+
+# The redactor compiled with mypyc (tools/build_native.py): rebuilt whenever its source
+# changes; without a C compiler everything runs in pure Python.
+native: $(NATIVE)
+
+$(NATIVE): $(STAMP) $(REDACTOR)
+	@$(BIN)/python tools/build_native.py
+	@touch $(NATIVE)
 
 # Serves the example bundle (examples/support-desk) with its tool service on :8090.
 # Every request needs an API key: the development key (made once, kept in
@@ -32,8 +42,8 @@ test-full: setup
 	PILOTHOUSE_PROPERTY_SCALE=full $(BIN)/python -m pytest -q tests/e2e/identity/test_tenancy_properties.py
 
 lint: setup
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples tools
+	$(BIN)/ruff format --check src tests bench examples tools
 
 typecheck: setup
 	$(BIN)/mypy src
@@ -50,3 +60,4 @@ scorecard: setup
 
 clean:
 	rm -rf $(VENV) .pilothouse .pytest_cache .mypy_cache .ruff_cache
+	rm -f src/pilothouse/observability/redaction/_redactor_native*.so

@@ -47,8 +47,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
+import os
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from pilothouse.control.secrets import resolve_secret
@@ -300,8 +303,12 @@ class Redactor:
                 items[index] = new_item
         return value if items is None else items
 
-    def _walk_int(self, value: int, found: Counter[DataClass]) -> Any:
-        """An integer, or its decimal text redacted when that text holds something."""
+    def _walk_int(self, value: Any, found: Counter[DataClass]) -> Any:
+        """An integer, or its decimal text redacted when that text holds something.
+
+        ``value`` is typed ``Any`` on purpose: compiled (``make native``), an ``int``
+        parameter is unboxed, and the integer handed back would be a new object, not
+        ``value`` itself — and a container is copied when an item is not returned as is."""
         if -_SHORT_INT < value < _SHORT_INT or value.bit_length() > _MAX_INT_BITS:
             return value
         text = str(value)
@@ -413,3 +420,28 @@ def _unique(key: str, taken: dict[Any, Any]) -> str:
     while f"{key}#{suffix}" in taken:
         suffix += 1
     return f"{key}#{suffix}"
+
+
+def _compiled() -> Any:
+    """The compiled :class:`Redactor` when one was built from exactly this source
+    (``tools/build_native.py``), else None: a build an edit has made stale is ignored.
+    ``PILOTHOUSE_PURE_PYTHON=1`` ignores it too."""
+    if os.environ.get("PILOTHOUSE_PURE_PYTHON"):
+        return None
+    try:
+        native = importlib.import_module(f"{__package__}._redactor_native")
+    except ImportError:
+        return None
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    if getattr(native, "NATIVE_SOURCE_DIGEST", None) != digest:
+        return None
+    return native.Redactor
+
+
+PURE_REDACTOR = Redactor
+"""The pure Python class, whichever one ``Redactor`` names."""
+
+if __name__ == "pilothouse.observability.redaction.redactor":  # not in the compiled copy
+    # The same class compiled by mypyc: the same source, so the same behaviour, in about
+    # half the time. A name the type checker sees as the class above.
+    globals()["Redactor"] = _compiled() or Redactor
