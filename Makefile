@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 REDACTOR := src/pilothouse/observability/redaction/redactor.py
 NATIVE := $(VENV)/.native
 
-.PHONY: setup native run test test-full check lint typecheck bench scorecard clean
+.PHONY: setup native run test test-full test-pure check lint typecheck bench scorecard clean
 
 setup: $(STAMP) $(NATIVE)
 
@@ -48,7 +48,12 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy src
 
-check: lint typecheck test
+# The observability tests again with the pure Python redactor (the tests above use the
+# compiled one when it is built).
+test-pure: setup
+	PILOTHOUSE_PURE_PYTHON=1 $(BIN)/python -m pytest -q tests/unit/observability
+
+check: lint typecheck test test-pure
 
 bench: setup
 	$(BIN)/python bench/gateway_overhead.py

@@ -22,7 +22,8 @@ from pilothouse.observability.redaction import redactor as module
 
 COMPILED = module._compiled()
 needs_build = pytest.mark.skipif(
-    COMPILED is None, reason="the compiled redactor is not built (make native)"
+    COMPILED is None,
+    reason="the compiled redactor is not in use (make native; PILOTHOUSE_PURE_PYTHON unset)",
 )
 
 SECRET = "pilothouse-canary-secret-42"
