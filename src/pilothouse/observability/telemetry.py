@@ -73,6 +73,8 @@ class Telemetry:
 
     def span_for(self, headers: Mapping[str, str]) -> Span | None:
         """The open span that ``headers["traceparent"]`` names, if it is ours and open."""
+        if not self._open:
+            return None  # none open (tracing off): the header need not be read
         span_id = attr.span_id_of(headers)
         return self._open.get(span_id) if span_id is not None else None
 
@@ -92,8 +94,6 @@ class Telemetry:
         ``needs_approval``) and the ids of the policies that decided.
         """
         self.metrics.policy_decision(action, outcome)
-        if not self._open:
-            return  # no span open (tracing off): nothing to annotate
         span = self.span_for(headers)
         if span is not None:
             span.set_attribute(attr.POLICY_OUTCOME, outcome)

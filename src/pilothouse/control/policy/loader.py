@@ -252,25 +252,21 @@ def _check_approval(
 
 def _reads_context_attribute(node: Any, attribute: str) -> bool:
     """Whether a JSON-format policy expression reads or tests ``context.<attribute>``."""
-    if isinstance(node, list):
-        return any(_reads_context_attribute(item, attribute) for item in node)
-    if not isinstance(node, dict):
-        return False
-    for operator in (".", "has"):
-        access = node.get(operator)
-        if (
-            isinstance(access, dict)
-            and access.get("left") == {"Var": "context"}
-            and access.get("attr") == attribute
-        ):
-            return True
-    return any(_reads_context_attribute(value, attribute) for value in node.values())
+    return attribute in _context_use(node)[0]
 
 
 def context_reads(node: Any) -> frozenset[str] | None:
     """The attributes a JSON-format policy expression reads or tests on ``context``
     (``context.x``, ``context has x``); None when it uses ``context`` any other way."""
+    reads, whole = _context_use(node)
+    return None if whole else reads
+
+
+def _context_use(node: Any) -> tuple[frozenset[str], bool]:
+    """The ``context`` attributes ``node`` reads or tests, and whether it also uses the
+    context as a whole (compared, passed on, ...)."""
     reads: set[str] = set()
+    whole = False
     stack = [node]
     while stack:
         item = stack.pop()
@@ -280,7 +276,8 @@ def context_reads(node: Any) -> frozenset[str] | None:
         if not isinstance(item, dict):
             continue
         if item == _CONTEXT:
-            return None  # the context as a whole: compared, passed on, ...
+            whole = True
+            continue
         for key, value in item.items():
             if (
                 key in (".", "has")
@@ -291,7 +288,7 @@ def context_reads(node: Any) -> frozenset[str] | None:
                 reads.add(value["attr"])
             else:
                 stack.append(value)
-    return frozenset(reads)
+    return frozenset(reads), whole
 
 
 _CONTEXT = {"Var": "context"}

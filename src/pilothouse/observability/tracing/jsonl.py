@@ -35,8 +35,8 @@ class JsonlSpanExporter(SpanExporter):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("ab")
         self._lock = threading.Lock()
-        # A process has one resource (or a few): each is rendered once.
-        self._resources: dict[int, tuple[Resource, dict[str, Any]]] = {}
+        # A process's spans share one resource: the last one rendered is kept.
+        self._resource: tuple[Resource, dict[str, Any]] | None = None
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Write ``spans``, one line each, and flush."""
@@ -78,14 +78,14 @@ class JsonlSpanExporter(SpanExporter):
                 {"context": _context(link.context), "attributes": _attributes(link.attributes)}
                 for link in span.links
             ],
-            "resource": self._resource(span.resource),
+            "resource": self._rendered_resource(span.resource),
         }
 
-    def _resource(self, resource: Resource) -> dict[str, Any]:
-        known = self._resources.get(id(resource))
+    def _rendered_resource(self, resource: Resource) -> dict[str, Any]:
+        known = self._resource
         if known is None or known[0] is not resource:
             rendered = {"attributes": dict(resource.attributes), "schema_url": resource.schema_url}
-            known = self._resources[id(resource)] = (resource, rendered)
+            known = self._resource = (resource, rendered)
         return known[1]
 
     def shutdown(self) -> None:

@@ -11,9 +11,9 @@ release and tenant in a shared :class:`~pilothouse.control.policy.EngineCache`) 
 The engine package costs about a second to import, so it is imported on first use, by
 the first agent request, never by plain model traffic.
 
-Every decision made inside a run is journaled through :func:`record_decision`, the one
-place that shapes the ``policy.decision`` event (action, resource type and id, outcome,
-policy ids, principal key id, reason).
+Every decision made inside a run is journaled through :meth:`PolicyGate.record`;
+:func:`decision_event` is the one place that shapes the ``policy.decision`` event (action,
+resource type and id, outcome, policy ids, principal key id, reason).
 
 A run without a caller (resume after a crash, a continuation started by an approver)
 acts as the principal stored with the run when it was created
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pilothouse.control.bundle import Bundle
 from pilothouse.control.principal import Principal, Scopes
 from pilothouse.runtime.agent import events
+from pilothouse.runtime.agent.memo import IdentityMemo
 
 if TYPE_CHECKING:
     from pilothouse.control.policy import Decision, EngineCache, PolicyEngine
@@ -71,23 +72,18 @@ class PolicyGate:
         # Told of every decision (action, outcome, policy ids, correlation headers): the
         # metrics and the span of the call decided on (wired to Telemetry.policy_decision).
         self.observe: DecisionObserver | None = None
-        self._events: dict[tuple[int, str, str], tuple[Decision, events.Event]] = {}
+        self._events: IdentityMemo[events.Event] = IdentityMemo(_EVENTS_KEPT)
 
     def record(self, journal: RunJournal, decision: Decision, resource: tuple[str, str]) -> None:
-        """Journal one decision, as :func:`record_decision` does.
+        """Journal one decision as a ``policy.decision`` event (:func:`decision_event`).
 
         Engines hand out the same :class:`Decision` for a request they answered before, so
-        the event of a decision seen before is the one made then (kept by the decision's
-        identity; the entry keeps the decision alive). Events are only read: the journal
-        stamps a copy of each payload.
+        the event of a decision seen before is the one made then. Events are only read:
+        the journal stamps a copy of each payload.
         """
-        key = (id(decision), *resource)
-        known = self._events.get(key)
-        if known is None or known[0] is not decision:
-            if len(self._events) >= _EVENTS_KEPT:
-                self._events.clear()
-            known = self._events[key] = (decision, decision_event(decision, resource))
-        journal.emit(known[1])
+        journal.emit(
+            self._events.get(decision, resource, lambda: decision_event(decision, resource))
+        )
 
     def engine(self, tenant: str) -> PolicyEngine:
         """The release's engine for ``tenant``, built on first use."""
@@ -162,11 +158,6 @@ def decision_event(decision: Decision, resource: tuple[str, str]) -> events.Even
 def policy_event(decision: Decision, resource: tuple[str, str]) -> dict[str, Any]:
     """The payload of :func:`decision_event`."""
     return decision_event(decision, resource).payload
-
-
-def record_decision(journal: RunJournal, decision: Decision, resource: tuple[str, str]) -> None:
-    """Journal one decision as a ``policy.decision`` event."""
-    journal.emit(decision_event(decision, resource))
 
 
 def principal_to_json(principal: Principal | None) -> dict[str, Any] | None:

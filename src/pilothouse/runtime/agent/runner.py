@@ -26,12 +26,12 @@ from pilothouse.runtime.agent.cost import CostMeter
 from pilothouse.runtime.agent.directory import Target
 from pilothouse.runtime.agent.executor import BoundModel, Executor
 from pilothouse.runtime.agent.journal import RunJournal
+from pilothouse.runtime.agent.memo import IdentityMemo
 from pilothouse.runtime.agent.observer import RunObserver, Unobserved
 from pilothouse.runtime.agent.policy_gate import (
     PolicyGate,
     principal_from_json,
     principal_to_json,
-    record_decision,
 )
 from pilothouse.runtime.agent.state import RunState, tool_budget
 from pilothouse.runtime.agent.switches import SwitchBoard
@@ -97,20 +97,15 @@ class AgentRuntime:
         return decision
 
     observer: RunObserver = field(default_factory=Unobserved)
-    _dumps: dict[int, tuple[BaseModel, dict[str, Any]]] = field(
-        default_factory=dict, init=False, repr=False
+    _dumps: IdentityMemo[dict[str, Any]] = field(
+        default_factory=lambda: IdentityMemo(_DUMPS_KEPT), init=False, repr=False
     )
 
     def dumped(self, definition: BaseModel) -> dict[str, Any]:
         """``definition.model_dump()`` of a frozen definition (an agent, its limits), made
         once per object: every run of an agent stores the same definition in its spec.
         The dump is only serialised, never changed."""
-        known = self._dumps.get(id(definition))
-        if known is None or known[0] is not definition:
-            if len(self._dumps) >= _DUMPS_KEPT:
-                self._dumps.clear()
-            known = self._dumps[id(definition)] = (definition, definition.model_dump())
-        return known[1]
+        return self._dumps.get(definition, None, definition.model_dump)
 
     def runner(
         self,
@@ -284,8 +279,8 @@ class AgentRunner:
                 dump=self.runtime.dumped,
             )
         )
-        if self.admitted is not None:
-            record_decision(journal, self.admitted, ("agent", state.agent.name))
+        if self.admitted is not None and self.runtime.policy is not None:
+            self.runtime.policy.record(journal, self.admitted, ("agent", state.agent.name))
         guard = self.runtime.guard(self.principal, state, journal, list(request.input))
         executor = Executor(
             state,
