@@ -15,6 +15,11 @@ configurable delay per answer (10 ms for the model, 5 ms for a tool by default).
   (keep-alive, ~36 µs of CPU per request in ``bench/http_client.py`` against aiohttp's ~97):
   its cost is part of the measured total and so is charged to Pilothouse, and a heavier
   client would charge Pilothouse for the harness. Until session 4 it was aiohttp's.
+* Floor (``--no-floor`` leaves it out): ``bench/agent_floor.py``, pinned to core 1, runs the
+  same journey with nothing but its HTTP hops (inbound request, model, two tools, model) on
+  the same parts (uvloop, httptools, orjson, the same client): no journal, policy, limits,
+  pricing, storage or redaction. Its own time is what the hops and the interpreter's waking
+  cost on this machine, the part of Pilothouse's own time that is not Pilothouse's doing.
 * OpenAI Agents SDK: ``bench/agent_sdk_runner.py`` in its own virtualenv
   (``bench/.venvs/agents-sdk``, made here), pinned to core 1: ``Runner.run`` in process,
   tracing disabled, the same upstream and tool service; total per run is measured around
@@ -512,6 +517,46 @@ async def closed_loop(
     return runs
 
 
+@contextlib.asynccontextmanager
+async def floor_server(
+    upstream_url: str, tools_url: str, workdir: Path
+) -> AsyncIterator[tuple[str, int]]:
+    """``bench/agent_floor.py`` (the journey with nothing but its HTTP hops) on the SUT
+    core; yields (URL, pid)."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        str(BENCH / "agent_floor.py"),
+        "--port",
+        str(port),
+        "--upstream",
+        upstream_url,
+        "--tools",
+        tools_url,
+    ]
+    log = _open_log(workdir / f"floor-{port}.log")
+    proc = await asyncio.create_subprocess_exec(
+        *pinned(SUT_CORE, argv), stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        for _ in range(300):
+            if proc.returncode is not None:
+                raise RuntimeError(f"the floor server exited: see {log.name}")
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.1)
+                continue
+            writer.close()
+            break
+        else:
+            raise RuntimeError(f"the floor server did not start in 30 s: see {log.name}")
+        yield f"http://127.0.0.1:{port}", proc.pid
+    finally:
+        await stop_process(proc)
+        log.close()
+
+
 async def drive_pilothouse(
     client: HttpClient, url: str, pid: int, concurrency: int, warmup: int, runs: int
 ) -> CellRun:
@@ -530,7 +575,7 @@ async def drive_pilothouse(
         end = time.perf_counter()
         raw = resp.body
         answer = orjson.loads(raw)
-        ph = answer.get("pilothouse") or {}
+        ph = answer.get("pilothouse") or answer.get("floor") or {}
         if resp.status != 200 or answer.get("status") != "completed" or ph.get("steps") != 2:
             raise RuntimeError(f"unexpected answer {resp.status}: {raw[:300]!r}")
         return start, end
@@ -742,6 +787,10 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 for name, store in stores.items()
             }
+            if args.floor:
+                servers["floor"] = await stack.enter_async_context(
+                    floor_server(h.upstream.url, h.tools_url, workdir)
+                )
             client = await stack.enter_async_context(
                 HttpClient(limit_per_origin=1000, timeout_s=60.0, idle_timeout_s=3600.0)
             )
@@ -803,6 +852,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "agents_sdk": SDK_REQUIREMENTS,
             "question": QUESTION,
             "traced": args.traced,
+            "floor": args.floor,
         },
         "cells": cells,
         "ratios": ratios(cells),
@@ -896,7 +946,8 @@ def markdown(result: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "Ratios Pilothouse ÷ Agents SDK measured in the same round (target: own p50 ≤ 0.2):",
+        "Ratios to the Agents SDK measured in the same round (target for Pilothouse: own p50"
+        " ≤ 0.2; `floor` is the journey's HTTP hops alone, `bench/agent_floor.py`):",
         "",
         "| round | system | delays | conc. | own p50 | own p95 | CPU/run | runs/s |",
         "|---|---|---|---|---|---|---|---|",
@@ -942,6 +993,12 @@ def main() -> None:
         "--traced",
         action="store_true",
         help="also measure a server that exports its spans (jsonl exporter)",
+    )
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="leave out the floor: the journey's HTTP hops alone (bench/agent_floor.py)",
     )
     parser.add_argument("--quiet-wait", type=float, default=900, help="max s to wait for quiet")
     parser.add_argument("--attempts", type=int, default=3, help="tries per disturbed cell")
