@@ -9,15 +9,18 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.util import ns_to_iso_str
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from pilothouse.control.bundle import load_bundle
 from pilothouse.errors import UpstreamError
 from pilothouse.observability.redaction import Redactor, SecretsRegistry
 from pilothouse.observability.telemetry import Telemetry
-from pilothouse.observability.tracing.jsonl import JsonlSpanExporter
+from pilothouse.observability.tracing.jsonl import JsonlSpanExporter, iso_time
 from pilothouse.observability.tracing.model import ObservedProvider
 from pilothouse.observability.tracing.run import TracedRuns
 from pilothouse.observability.tracing.setup import build_exporter, build_tracer_provider
@@ -176,6 +179,39 @@ def test_jsonl_lines_are_the_sdks_own_json_compacted(tmp_path: Path) -> None:
     exporter.shutdown()
     lines = (tmp_path / "spans.jsonl").read_bytes().splitlines()
     assert [orjson.loads(line)["name"] for line in lines] == ["chat gpt-4o-mini", "parent"]
+
+
+# 2026-11-24, and the start of the last year ``datetime`` can write.
+NOW_NS = 1_795_000_000 * 10**9
+LAST_NS = 253_370_764_800 * 10**9
+
+
+@pytest.mark.parametrize(
+    "nanoseconds",
+    [
+        0,
+        1,
+        499,
+        500,
+        501,
+        1_500,
+        NOW_NS - 1,  # rounds up into the next second
+        NOW_NS - 500,
+        NOW_NS - 501,
+        NOW_NS + 999_999_499,
+        NOW_NS + 999_999_500,
+        NOW_NS + 123_456_789,
+        LAST_NS + 999_999_000,
+    ],
+)
+def test_span_times_are_written_as_the_sdk_writes_them(nanoseconds: int) -> None:
+    assert iso_time(nanoseconds) == ns_to_iso_str(nanoseconds)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=0, max_value=LAST_NS + 999_999_999))
+def test_any_span_time_is_written_as_the_sdk_writes_it(nanoseconds: int) -> None:
+    assert iso_time(nanoseconds) == ns_to_iso_str(nanoseconds)
 
 
 @pytest.mark.parametrize("kind", ["console", "otlp-http", "otlp-grpc"])
