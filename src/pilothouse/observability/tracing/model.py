@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from pilothouse.control.pricing import ModelPrice
 from pilothouse.errors import PilothouseError
@@ -124,22 +125,21 @@ class ObservedProvider:
         )
         if span is None:
             return
-        span.set_attributes(
-            {
-                attr.RESPONSE_MODEL: result.model or request.model,
-                attr.INPUT_TOKENS: int(usage.get("input_tokens") or 0),
-                attr.OUTPUT_TOKENS: int(usage.get("output_tokens") or 0),
-                attr.FINISH_REASONS: [_finish_reason(result)],
-            }
-        )
+        attributes: dict[str, AttributeValue] = {
+            attr.RESPONSE_MODEL: result.model or request.model,
+            attr.INPUT_TOKENS: int(usage.get("input_tokens") or 0),
+            attr.OUTPUT_TOKENS: int(usage.get("output_tokens") or 0),
+            attr.FINISH_REASONS: [_finish_reason(result)],
+        }
         if self._price is not None:
-            span.set_attribute(attr.COST_USD, self._price.cost(usage))
+            attributes[attr.COST_USD] = self._price.cost(usage)
         captured = self._telemetry.content_json(result.output)
         if captured is not None:
-            span.set_attribute(attr.OUTPUT_MESSAGES, captured)
+            attributes[attr.OUTPUT_MESSAGES] = captured
         if result.status == "failed":
-            span.set_attribute(attr.ERROR_TYPE, str((result.error or {}).get("code") or "failed"))
+            attributes[attr.ERROR_TYPE] = str((result.error or {}).get("code") or "failed")
             span.set_status(Status(StatusCode.ERROR))
+        span.set_attributes(attributes)
         span.end()
 
     def _failed(

@@ -16,6 +16,7 @@ import time
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from pilothouse.control.pricing import ModelPrice
 from pilothouse.observability.telemetry import Telemetry
@@ -57,26 +58,27 @@ class TracedRuns:
         if tracer is None:
             return None
         agent = state.agent
+        attributes = {
+            attr.OPERATION: "invoke_agent",
+            attr.AGENT_NAME: agent.name,
+            attr.AGENT_ID: f"{agent.name}@{agent.version}",
+            attr.PROVIDER: model.provider.name,
+            attr.SYSTEM: model.provider.name,
+            attr.REQUEST_MODEL: model.public_model,
+            attr.RESPONSE_ID: state.run_id,
+            attr.RUN_ID: state.run_id,
+            attr.REQUEST_ID: state.headers.get("x-request-id", ""),
+        }
+        if state.release_id is not None:  # a bundle served from a directory has none
+            attributes[attr.RELEASE_ID] = state.release_id
+        if state.environment is not None:
+            attributes[attr.ENVIRONMENT] = state.environment
         span = tracer.start_span(
             f"invoke_agent {agent.name}",
             context=attr.parent_context(state.headers),
             kind=SpanKind.INTERNAL,
-            attributes={
-                attr.OPERATION: "invoke_agent",
-                attr.AGENT_NAME: agent.name,
-                attr.AGENT_ID: f"{agent.name}@{agent.version}",
-                attr.PROVIDER: model.provider.name,
-                attr.SYSTEM: model.provider.name,
-                attr.REQUEST_MODEL: model.public_model,
-                attr.RESPONSE_ID: state.run_id,
-                attr.RUN_ID: state.run_id,
-                attr.REQUEST_ID: state.headers.get("x-request-id", ""),
-            },
+            attributes=attributes,
         )
-        if state.release_id is not None:  # a bundle served from a directory has none
-            span.set_attribute(attr.RELEASE_ID, state.release_id)
-        if state.environment is not None:
-            span.set_attribute(attr.ENVIRONMENT, state.environment)
         state.headers["traceparent"] = attr.traceparent(span)
         self.telemetry.opened(span)
         return span
@@ -104,22 +106,21 @@ class ObservedRun:
         span = self._span
         if span is None:
             return
-        span.set_attributes(
-            {
-                attr.STATUS: status,
-                attr.INPUT_TOKENS: state.input_tokens,
-                attr.OUTPUT_TOKENS: state.output_tokens,
-                attr.COST_USD: state.cost_usd,
-                attr.STEPS: state.step,
-                attr.TOOL_CALLS: state.tool_calls,
-                attr.RESPONSE_MODEL: self.model.public_model,
-            }
-        )
+        attributes: dict[str, AttributeValue] = {
+            attr.STATUS: status,
+            attr.INPUT_TOKENS: state.input_tokens,
+            attr.OUTPUT_TOKENS: state.output_tokens,
+            attr.COST_USD: state.cost_usd,
+            attr.STEPS: state.step,
+            attr.TOOL_CALLS: state.tool_calls,
+            attr.RESPONSE_MODEL: self.model.public_model,
+        }
         if limit is not None:
-            span.set_attribute(attr.LIMIT, limit)
+            attributes[attr.LIMIT] = limit
         if status in ("failed", "cancelled"):
-            span.set_attribute(attr.ERROR_TYPE, error_type(error) if error else status)
+            attributes[attr.ERROR_TYPE] = error_type(error) if error else status
             span.set_status(Status(StatusCode.ERROR))
+        span.set_attributes(attributes)
         self._telemetry.closed(span)
         span.end()
 
