@@ -60,7 +60,8 @@ def main() -> None:
     model = ""
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
-            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+            names = (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+            model = next(names, "")
     print(f"{os.cpu_count()} x {model}, Python {platform.python_version()}, core {args.core}")
     header = " | ".join(f"sleep {ms:g} ms" for ms in SLEEPS_MS)
     print(f"| objects | read per burst | {header} |")

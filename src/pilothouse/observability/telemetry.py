@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import Span, Tracer
@@ -78,6 +80,15 @@ class Telemetry:
         span_id = attr.span_id_of(headers)
         return self._open.get(span_id) if span_id is not None else None
 
+    def parent_for(self, headers: Mapping[str, str]) -> Context | None:
+        """The context to open a span under: the open span of this process that
+        ``headers["traceparent"]`` names (a local parent), else the remote span it names,
+        else None (a root)."""
+        span = self.span_for(headers)
+        if span is not None:
+            return trace.set_span_in_context(span)
+        return attr.parent_context(headers)
+
     def policy_decision(
         self,
         headers: Mapping[str, str],
@@ -85,13 +96,15 @@ class Telemetry:
         outcome: str,
         policy_ids: Sequence[str] = (),
     ) -> None:
-        """Record one policy decision on the span of the call it is about, and count it.
+        """Record one policy decision on the span its correlation headers name, and count it.
 
         The hook for the policy gate: call it once per decision with the correlation
-        headers of the call decided on (``ToolCall.headers`` for ``call_tool``: they name
-        that call's ``execute_tool`` span; a run's ``RunState.headers`` name its
-        ``invoke_agent`` span), the Cedar ``action``, the ``outcome`` (``allow``, ``deny``,
-        ``needs_approval``) and the ids of the policies that decided.
+        headers of what is decided on, the Cedar ``action``, the ``outcome`` (``allow``,
+        ``deny``, ``needs_approval``) and the ids of the policies that decided. In an agent
+        run every decision lands on the ``invoke_agent`` span: ``use_model`` is decided
+        with the run's headers, and ``call_tool`` with the call's headers before the call
+        is dispatched, when they still name the run's span (a call's ``execute_tool`` span
+        opens only if the call is let through).
         """
         self.metrics.policy_decision(action, outcome)
         span = self.span_for(headers)

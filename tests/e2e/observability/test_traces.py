@@ -61,6 +61,7 @@ def test_agent_run_is_one_trace_with_genai_spans(
     (server,) = [s for s in spans if s.kind == SpanKind.SERVER]
     assert server.name == "POST /v1/responses"
     assert server.parent is not None and _hex(server.parent.span_id) == CLIENT_SPAN
+    assert server.parent.is_remote  # the client's span
     assert _attrs(server)["http.response.status_code"] == 200
     # The client gets back the traceparent of our server span.
     assert _ids(raw.headers["traceparent"]) == (TRACE_ID, _hex(server.context.span_id))
@@ -68,6 +69,7 @@ def test_agent_run_is_one_trace_with_genai_spans(
     (run,) = named(spans, "invoke_agent ")
     assert run.name == "invoke_agent noter"
     assert run.parent is not None and run.parent.span_id == server.context.span_id
+    assert not run.parent.is_remote  # spans of this process have local parents
     run_attrs = _attrs(run)
     extension = response.model_extra["pilothouse"]  # type: ignore[index]
     assert run_attrs["gen_ai.operation.name"] == "invoke_agent"
@@ -80,12 +82,24 @@ def test_agent_run_is_one_trace_with_genai_spans(
     assert run_attrs["pilothouse.cost_usd"] == pytest.approx(extension["cost_usd"])
     assert run_attrs["pilothouse.cost_usd"] > 0
     assert run_attrs["pilothouse.steps"] == 2 and run_attrs["pilothouse.tool_calls"] == 2
+    # Every decision of the run is an event on its span, a tool call's included: it is
+    # decided before the call's execute_tool span opens.
+    decisions = [dict(e.attributes or {}) for e in run.events if e.name == "policy.decision"]
+    assert sorted(d["action"] for d in decisions) == [
+        "call_tool",
+        "call_tool",
+        "use_model",
+        "use_model",
+    ]
+    assert {d["pilothouse.policy.outcome"] for d in decisions} == {"allow"}
+    assert run_attrs["pilothouse.policy.outcome"] == "allow"
 
     chats = named(spans, "chat ")
     assert len(chats) == 2
     for chat in chats:
         attrs = _attrs(chat)
         assert chat.parent is not None and chat.parent.span_id == run.context.span_id
+        assert not chat.parent.is_remote
         assert chat.kind == SpanKind.CLIENT
         assert attrs["gen_ai.operation.name"] == "chat"
         assert attrs["gen_ai.request.model"] == "gpt-4o-mini"
@@ -108,10 +122,12 @@ def test_agent_run_is_one_trace_with_genai_spans(
     for name, span in tools.items():
         attrs = _attrs(span)
         assert span.parent is not None and span.parent.span_id == run.context.span_id
+        assert not span.parent.is_remote
         assert attrs["gen_ai.operation.name"] == "execute_tool"
         assert attrs["gen_ai.tool.call.id"]
         assert attrs["pilothouse.run_id"] == response.id
         assert calls[name].status == "completed" and "error.type" not in attrs
+        assert not [e for e in span.events if e.name == "policy.decision"]
     note = tools["add_incident_note"]
     assert _attrs(note)["pilothouse.tool.attempts"] == 2
     outcomes = [e.attributes["pilothouse.attempt.outcome"] for e in note.events]  # type: ignore[index]

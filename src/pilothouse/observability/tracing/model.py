@@ -98,7 +98,7 @@ class ObservedProvider:
             return None, request
         span = tracer.start_span(
             f"chat {request.model}",
-            context=attr.parent_context(request.headers),
+            context=self._telemetry.parent_for(request.headers),
             kind=SpanKind.CLIENT,
             attributes={
                 attr.OPERATION: "chat",

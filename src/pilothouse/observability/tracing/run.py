@@ -75,7 +75,7 @@ class TracedRuns:
             attributes[attr.ENVIRONMENT] = state.environment
         span = tracer.start_span(
             f"invoke_agent {agent.name}",
-            context=attr.parent_context(state.headers),
+            context=self.telemetry.parent_for(state.headers),
             kind=SpanKind.INTERNAL,
             attributes=attributes,
         )

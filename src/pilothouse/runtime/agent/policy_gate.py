@@ -70,7 +70,7 @@ class PolicyGate:
         self._cache: EngineCache | None = None
         self._key = release_id or f"bundle:{Path(bundle.root).resolve()}"
         # Told of every decision (action, outcome, policy ids, correlation headers): the
-        # metrics and the span of the call decided on (wired to Telemetry.policy_decision).
+        # metrics and the span those headers name (wired to Telemetry.policy_decision).
         self.observe: DecisionObserver | None = None
         self._events: IdentityMemo[events.Event] = IdentityMemo(_EVENTS_KEPT)
 
