@@ -5,9 +5,12 @@ Starts the same harness as ``bench/agent_loop.py`` (fake upstream + tool service
 with ``py-spy record`` (non-idle samples of every thread) while a bounded number of agent
 runs go through it, and summarises the samples:
 
-Only the thread holding the GIL is sampled (``--gil``): Python work. SQLite's own C work
-runs in aiosqlite's thread without the GIL; its CPU is reported apart, per thread, from the
-scheduler's counters.
+Only the thread holding the GIL is sampled (``--gil``): Python work. That misses what runs
+with the GIL released, SQLite's own work above all. The store's writes run on the event
+loop's thread (``storage/sql/loop_writer.py``), and SQLite releases the GIL while it executes
+them, so these profiles understate the store: about 10% of the samples, against 27-34% of
+the CPU by taking the writes out (``bench/RESULTS.md``, session 5). Sampling every thread
+instead does not help: py-spy then counts the idle worker threads as busy.
 
 * **inclusive**: share of samples whose stack passes through a function of ``src/pilothouse``
   (what a function and everything it calls cost);
