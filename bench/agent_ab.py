@@ -18,6 +18,8 @@ and set in that server's environment. ``PYTHONPATH=<tree>/src`` runs another sou
         "base2=PYTHONPATH=/tmp/base/src" "new2="
     python bench/agent_ab.py "plain=" "traced=PILOTHOUSE_TRACE_EXPORTER=jsonl"
 
+``--postgres [URL]`` gives each server a fresh PostgreSQL database instead of a SQLite file.
+
 It prints, per delay setting and variant, own p50 and p95, the median of the blocks' CPU
 per run, and own p50 relative to the first variant. Nothing is written.
 """
@@ -37,6 +39,7 @@ from agent_loop import (
     harness,
     parse_delays,
     pilothouse_server,
+    postgres_database,
     union_length,
 )
 
@@ -67,9 +70,12 @@ async def compare(args: argparse.Namespace) -> None:
         servers: list[tuple[str, str, int]] = []
         for name, env in map(variant, args.variant):
             workdir = Path(tempfile.mkdtemp(prefix=f"pilothouse-ab-{name}-"))
-            server = pilothouse_server(
-                f"sqlite:///{workdir}/bench.db", h.upstream.url, h.tools_url, workdir, env
-            )
+            store = f"sqlite:///{workdir}/bench.db"
+            if args.postgres:
+                store = await stack.enter_async_context(
+                    postgres_database(args.postgres, suffix=name)
+                )
+            server = pilothouse_server(store, h.upstream.url, h.tools_url, workdir, env)
             url, pid = await stack.enter_async_context(server)
             servers.append((name, url, pid))
         client = await stack.enter_async_context(
@@ -113,6 +119,13 @@ def main() -> None:
     parser.add_argument("variant", nargs="+", help="NAME=VAR=value;VAR=value")
     parser.add_argument("--delays", type=parse_delays, default=parse_delays("0/0,10/5"))
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="postgresql://postgres@127.0.0.1:5432/postgres",
+        default=None,
+        help="give each server a fresh PostgreSQL database instead of a SQLite file",
+    )
     parser.add_argument("--blocks", type=int, default=10, help="blocks per server")
     parser.add_argument("--block", type=int, default=50, help="timed runs per block")
     parser.add_argument("--warmup", type=int, default=50)

@@ -439,11 +439,12 @@ async def pilothouse_server(
 
 
 @contextlib.asynccontextmanager
-async def postgres_database(base_url: str) -> AsyncIterator[str]:
-    """A fresh database on the PostgreSQL server of ``base_url``, dropped afterwards."""
+async def postgres_database(base_url: str, suffix: str = "") -> AsyncIterator[str]:
+    """A fresh database on the PostgreSQL server of ``base_url``, dropped afterwards
+    (``suffix`` tells several of one process apart)."""
     import asyncpg
 
-    name = f"pilothouse_agentbench_{os.getpid()}"
+    name = f"pilothouse_agentbench_{os.getpid()}" + (f"_{suffix}" if suffix else "")
     admin = await asyncpg.connect(base_url)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')

@@ -25,6 +25,7 @@ thread hand-offs (:mod:`~pilothouse.storage.sql.loop_writer`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from pilothouse.storage.sql.loop_writer import NOT_RUN, LoopWriter, NotRun, checkpoint
 
 if TYPE_CHECKING:  # the asyncio layer (and the ORM it pulls in) loads only for PostgreSQL
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
 Operation = Callable[[Connection], Any]
@@ -137,6 +138,12 @@ class _GroupCommit:
 
 def _run_batch(connection: Connection, operations: list[Operation]) -> list[Any]:
     return [operation(connection) for operation in operations]
+
+
+def _transaction(connection: Connection, operations: list[Operation]) -> list[Any]:
+    """``operations`` in one transaction: begun, run and committed in one call."""
+    with connection.begin():
+        return _run_batch(connection, operations)
 
 
 def settle(batch: list[tuple[Operation, asyncio.Future[Any]]], results: list[Any]) -> None:
@@ -278,15 +285,43 @@ class ThreadedRunner:
 
 
 class AsyncEngineRunner:
-    """The asyncio engine (PostgreSQL over asyncpg), running operations via ``run_sync``."""
+    """The asyncio engine (PostgreSQL over asyncpg), running operations via ``run_sync``.
+
+    Group commits run one at a time, on a connection kept for them (the writer's). Each
+    batch is a single ``run_sync`` that begins, runs and commits its transaction. The
+    alternative, a pooled connection per batch, costs a pool checkout, a begin, a commit
+    and a check-in, and SQLAlchemy's asyncio layer runs each of them in a greenlet of its
+    own (with a fresh frame stack, mapped and unmapped every time). Measured on the agent
+    journey at concurrency 1: own time 8% less, CPU per run 14% less.
+
+    A batch that fails discards the writer's connection, so the next batch starts on a
+    fresh one: a broken connection (a server restart, say) costs only the batch that met
+    it, and the group commit retries that batch one write at a time. The connection
+    belongs to the event loop that opened it; a batch on another loop opens its own.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._commit = _GroupCommit(self._execute_batch)
+        self._writer: tuple[AsyncConnection, asyncio.AbstractEventLoop] | None = None
 
     async def _execute_batch(self, operations: list[Operation]) -> list[Any]:
-        async with self.engine.begin() as connection:
-            return await connection.run_sync(_run_batch, operations)
+        connection = await self._writer_connection()
+        try:
+            return await connection.run_sync(_transaction, operations)
+        except BaseException:
+            self._writer = None
+            with contextlib.suppress(Exception):  # the batch's own error is the one to raise
+                await _discard(connection)
+            raise
+
+    async def _writer_connection(self) -> AsyncConnection:
+        loop = asyncio.get_running_loop()
+        if self._writer is not None and self._writer[1] is loop:
+            return self._writer[0]
+        connection = await self.engine.connect()
+        self._writer = (connection, loop)
+        return connection
 
     async def read(self, operation: Callable[[Connection], T]) -> T:
         """On a pooled connection."""
@@ -308,6 +343,18 @@ class AsyncEngineRunner:
             return await connection.run_sync(operation)
 
     async def close(self) -> None:
-        """Flush, then close the pool."""
+        """Flush, then close the writer's connection and the pool."""
         await self._commit.close()
+        writer, self._writer = self._writer, None
+        if writer is not None and writer[1] is asyncio.get_running_loop():
+            await writer[0].close()
         await self.engine.dispose()
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    """Close a connection whose batch failed, its DB-API connection invalidated first: the
+    pool then never hands it out again, whatever state the failure left it in."""
+    try:
+        await connection.invalidate()
+    finally:
+        await connection.close()
