@@ -61,7 +61,11 @@ async def test_fifty_concurrent_runs_never_overshoot_the_tenant_ceiling(
         assert "Budget exceeded for tenant" in run.output_text
     completed = [r for r in runs if r.status == "completed"]
     assert len(completed) + len(cut_short) + len(refused) == RUNS
-    assert completed, "the ceiling leaves room for some runs"
+    # Reservations decide which step may start, not which run finishes: when the first steps
+    # of many runs use the ceiling up, every admitted run can be cut short after its first
+    # step (seen once under a loaded test run). What must hold is that work was done, the
+    # ceiling binds, and the spend stays under it.
+    assert completed or cut_short, "the ceiling leaves room for some work"
     assert cut_short or refused, "the ceiling binds"
 
     spent = sum(r.model_extra["pilothouse"]["cost_usd"] for r in runs)
