@@ -3,7 +3,9 @@
 Batches share one connection kept for writing; a batch that fails gives it up, so a
 broken connection (its server process killed, as by a restart) or a failing write costs
 only that batch: the group commit retries it one write at a time on a fresh connection,
-and nothing accepted is lost.
+and nothing accepted is lost. A batch of one :class:`Atomic` operation runs without a
+transaction around it (its one statement is all or nothing on its own); every other batch
+still runs in one.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, sel
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from pilothouse.storage.sql.runner import AsyncEngineRunner
+from pilothouse.storage.sql.runner import AsyncEngineRunner, Atomic
 from pilothouse.storage.sql.store import create_runner
 
 rows = Table("writer_rows", MetaData(), Column("id", Integer, primary_key=True), Column("v", Text))
@@ -78,3 +80,27 @@ async def test_a_failing_write_fails_alone(runner: AsyncEngineRunner) -> None:
         lambda conn: conn.execute(text("SELECT id FROM writer_rows ORDER BY id")).scalars().all()
     )
     assert list(rows_now) == [1, 2]
+
+
+def _transaction_ids(conn: Connection) -> tuple[int, int]:
+    first = conn.execute(text("SELECT txid_current()")).scalar_one()
+    second = conn.execute(text("SELECT txid_current()")).scalar_one()
+    return int(first), int(second)
+
+
+async def test_a_lone_atomic_write_runs_without_a_transaction(runner: AsyncEngineRunner) -> None:
+    first, second = await runner.write(Atomic(_transaction_ids))
+    assert first != second  # each statement committed on its own
+    first, second = await runner.write(_transaction_ids)
+    assert first == second  # and the next batch is one transaction again
+
+
+async def test_an_atomic_insert_that_fails_leaves_nothing(runner: AsyncEngineRunner) -> None:
+    def insert_three(conn: Connection) -> None:
+        conn.execute(insert(rows), [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}, {"id": 1, "v": "c"}])
+
+    with pytest.raises(IntegrityError):
+        await runner.write(Atomic(insert_three))
+    assert await _count(runner) == 0
+    await runner.write(Atomic(_insert(5)))
+    assert await _count(runner) == 1

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from pilothouse.storage.base import JournalEntry, StoredRun
 from pilothouse.storage.sql.direct import DirectStatement
-from pilothouse.storage.sql.runner import SqlRunner
+from pilothouse.storage.sql.runner import Atomic, SqlRunner
 from pilothouse.storage.sql.schema import journal, runs, switches
 
 # Built once: SQLAlchemy then reuses their compiled form (a statement built per call costs
@@ -140,7 +140,8 @@ class SQLJournalStore:
 def _appending(
     entries: list[JournalEntry], status: tuple[str, str] | None
 ) -> Callable[[Connection], None]:
-    """The write of :meth:`SQLJournalStore.append`."""
+    """The write of :meth:`SQLJournalStore.append`: :class:`Atomic` when it is only the
+    entries' insert (one statement), as between a run's steps."""
     rows = [_row(e) for e in entries]
     at = int(entries[-1].at) if entries else 0
 
@@ -150,7 +151,7 @@ def _appending(
         if status is not None:
             _SET_STATUS.execute(conn, {"run_id": status[0], "status": status[1], "updated_at": at})
 
-    return write
+    return Atomic(write) if status is None else write
 
 
 def _row(entry: JournalEntry) -> dict[str, object]:

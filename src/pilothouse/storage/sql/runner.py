@@ -136,12 +136,36 @@ class _GroupCommit:
             await asyncio.shield(self._drain_task)
 
 
+class Atomic:
+    """An operation that is atomic on its own: it runs one statement (with one parameter
+    set or many), all of which takes effect or none. A batch of just this operation needs
+    no transaction around it, and on PostgreSQL runs without one: the ``BEGIN`` and
+    ``COMMIT`` round trips are saved. Call it as the operation it wraps."""
+
+    __slots__ = ("operation",)
+
+    def __init__(self, operation: Operation) -> None:
+        self.operation = operation
+
+    def __call__(self, connection: Connection) -> Any:
+        return self.operation(connection)
+
+
 def _run_batch(connection: Connection, operations: list[Operation]) -> list[Any]:
     return [operation(connection) for operation in operations]
 
 
 def _transaction(connection: Connection, operations: list[Operation]) -> list[Any]:
-    """``operations`` in one transaction: begun, run and committed in one call."""
+    """``operations`` in one transaction: begun, run and committed in one call; a lone
+    :class:`Atomic` operation in autocommit mode instead (its statement is a transaction
+    of its own on the server)."""
+    if len(operations) == 1 and isinstance(operations[0], Atomic):
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            with connection.begin():  # ends SQLAlchemy's bookkeeping; sends nothing
+                return [operations[0](connection)]
+        finally:
+            connection.execution_options(isolation_level=connection.default_isolation_level)
     with connection.begin():
         return _run_batch(connection, operations)
 
