@@ -7,7 +7,6 @@ under ``pilothouse.``.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 
@@ -60,15 +59,10 @@ def traceparent(span: Span) -> str:
 
 
 def parent_context(headers: Mapping[str, str]) -> Context | None:
-    """The context whose span is the one ``headers["traceparent"]`` names (None: a root)."""
-    return _remote_parent(headers.get("traceparent", ""))
-
-
-# Contexts are immutable, and a run's model calls all name the run's span: each of its
-# calls after the first finds the context here instead of parsing the header again.
-@functools.lru_cache(maxsize=256)
-def _remote_parent(traceparent: str) -> Context | None:
-    match = _TRACEPARENT.match(traceparent)
+    """The context whose span is the one ``headers["traceparent"]`` names, as a remote
+    parent (None: a root). Spans of this process find their open parent through
+    ``Telemetry.parent_for`` instead; what is parsed here is a caller's header."""
+    match = _TRACEPARENT.match(headers.get("traceparent", ""))
     if match is None:
         return None
     remote = SpanContext(
