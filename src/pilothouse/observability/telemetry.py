@@ -5,6 +5,11 @@ the small wrappers that observe the runtime (``tracing/model.py``, ``tracing/too
 ``tracing/run.py``, ``ingress.py``). ``tracer`` is None when tracing is off: wrappers
 then skip every span call, so tracing off costs a branch per call.
 
+Spans and metric updates are recorded on the request path and finished after it: the
+tracer is a :class:`~pilothouse.observability.tracing.spans.SpanRecorder` and the metrics
+queue their updates, both on the telemetry's :class:`~pilothouse.observability.backlog.Backlog`
+(:meth:`Telemetry.flush` runs what is queued; shutting down does too).
+
 It also holds the spans that are open right now, by span id, so that code which only
 has a call's correlation headers can annotate the span of that call:
 :meth:`Telemetry.policy_decision` is the hook the policy gate calls.
@@ -21,16 +26,19 @@ from typing import Any
 import orjson
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
-from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace import Span
 
 from pilothouse.errors import InvalidRequest
+from pilothouse.observability.backlog import Backlog
 from pilothouse.observability.metrics.live import LiveCollector
 from pilothouse.observability.metrics.registry import Metrics
 from pilothouse.observability.redaction import Redactor, SecretsRegistry
 from pilothouse.observability.tracing import attributes as attr
 from pilothouse.observability.tracing.setup import build_exporter, build_tracer_provider
+from pilothouse.observability.tracing.spans import SpanRecorder
 from pilothouse.settings import Settings
 
 
@@ -39,10 +47,13 @@ class Telemetry:
     """Tracer, metrics and content policy of one process. See the module docstring.
 
     Attributes:
-        metrics: The Prometheus series.
+        backlog: Where spans and metric updates are finished, after the request path.
+        metrics: The Prometheus series (given the backlog unless they have one).
         live: Gauges computed at scrape time.
         provider: The tracer provider (None: tracing off); shut down on close.
-        tracer: The tracer of ``provider`` (None: tracing off).
+        tracer: What opens spans (None: tracing off); by default a
+            :class:`~pilothouse.observability.tracing.spans.SpanRecorder` over
+            ``provider``'s tracer.
         capture_content: Whether message content goes on spans (``trace_content``).
         redact: What redacts content and error texts before they reach a span: the
             process's data boundary (``wiring.py`` sets it), which knows every resolved
@@ -50,18 +61,23 @@ class Telemetry:
             Without one, captured content still goes through a default redactor.
     """
 
+    backlog: Backlog = field(default_factory=Backlog)
     metrics: Metrics = field(default_factory=Metrics)
     live: LiveCollector = field(default_factory=LiveCollector)
     provider: TracerProvider | None = None
-    tracer: Tracer | None = None
+    tracer: SpanRecorder | None = None
     capture_content: bool = False
     redact: Callable[[Any], Any] | None = None
     _open: dict[int, Span] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.metrics.registry.register(self.live)
+        if self.metrics.backlog is None:
+            self.metrics.backlog = self.backlog
         if self.provider is not None and self.tracer is None:
-            self.tracer = self.provider.get_tracer("pilothouse")
+            sdk_tracer = self.provider.get_tracer("pilothouse")
+            assert isinstance(sdk_tracer, SdkTracer)
+            self.tracer = SpanRecorder(sdk_tracer, self.backlog)
 
     # -- spans other code may annotate ------------------------------------------------------
 
@@ -126,8 +142,14 @@ class Telemetry:
         redact = self.redact or (_default_redaction() if self.capture_content else None)
         return str(redact(text)) if redact is not None else text
 
+    def flush(self) -> None:
+        """Finish the queued spans and metric updates now (spans then sit with the span
+        processors: the batch processor exports them on its own schedule)."""
+        self.backlog.flush()
+
     def shutdown(self) -> None:
-        """Flush and stop the span exporter."""
+        """Finish what is queued, then flush and stop the span exporter."""
+        self.backlog.flush()
         if self.provider is not None:
             self.provider.shutdown()
 

@@ -32,17 +32,47 @@ The last five are fed through hooks that ``wiring.py`` connects to
 :meth:`Metrics.policy_decision`, :meth:`Metrics.budget_usage`, :meth:`Metrics.budget_rejected`
 and :meth:`Metrics.set_pending_approvals`; a series nothing has fed yet is exported with
 no samples (never a made-up value).
+
+With a :class:`~pilothouse.observability.backlog.Backlog` (a serving process's telemetry
+gives its own), producers only queue their update, which runs after the request path:
+Prometheus's locks, label look-ups and bucket searches cost a request nothing.
+:meth:`Metrics.exposition` runs what is queued first, so a scrape sees every update made
+before it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
+from pilothouse.observability.backlog import Backlog
+
 # Seconds; ingress and runs span 5 ms to 2 min, tools and models 5 ms to 1 min.
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+P = ParamSpec("P")
+
+
+def _deferred(
+    update: Callable[Concatenate[Metrics, P], None],
+) -> Callable[Concatenate[Metrics, P], None]:
+    """A producer that queues ``update`` on the backlog, when there is one."""
+
+    def produce(self: Metrics, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        backlog = self.backlog
+        if backlog is None:
+            update(self, *args, **kwargs)
+        elif kwargs:
+            backlog.add(functools.partial(update, self, *args, **kwargs))
+        else:
+            backlog.add(update, self, *args)
+
+    functools.update_wrapper(produce, update)
+    return produce
 
 
 class Metrics:
@@ -54,7 +84,8 @@ class Metrics:
     agents and tools).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, backlog: Backlog | None = None) -> None:
+        self.backlog = backlog
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -137,11 +168,13 @@ class Metrics:
 
     # -- producers that exist ------------------------------------------------------------
 
+    @_deferred
     def request_finished(self, method: str, route: str, status: int, seconds: float) -> None:
         """One HTTP request answered (called by the ingress middleware)."""
         self._child(self.http_requests, method, route, str(status)).inc()
         self._child(self.http_duration, method, route).observe(seconds)
 
+    @_deferred
     def model_call(
         self, model: str, status: str, seconds: float, usage: dict[str, object] | None
     ) -> None:
@@ -152,6 +185,7 @@ class Metrics:
             self._child(self.tokens, model, "input").inc(_count(usage.get("input_tokens")))
             self._child(self.tokens, model, "output").inc(_count(usage.get("output_tokens")))
 
+    @_deferred
     def tool_call(self, tool: str, error_code: str | None, attempts: int, seconds: float) -> None:
         """One governed tool call finished, after all its attempts."""
         self._child(self.tool_calls, tool, error_code or "ok").inc()
@@ -161,6 +195,7 @@ class Metrics:
         if error_code is not None:
             self._child(self.tool_errors, tool, error_code).inc()
 
+    @_deferred
     def run_finished(
         self, agent: str, status: str, seconds: float, cost_usd: float, limit: str | None
     ) -> None:
@@ -174,6 +209,7 @@ class Metrics:
 
     # -- fed through hooks (policy, budgets, approvals) ------------------------------------
 
+    @_deferred
     def policy_decision(self, action: str, outcome: str) -> None:
         """The policy engine decided (``outcome``: ``allow``, ``deny``, ``needs_approval``).
 
@@ -183,21 +219,26 @@ class Metrics:
         if outcome == "deny":
             self._child(self.policy_denials, action).inc()
 
+    @_deferred
     def budget_usage(self, scope: str, subject: str, window: str, ratio: float) -> None:
         """A budget's use after an update (``scope``: ``key`` or ``tenant``; ``subject``: the
         key id or tenant, never a secret; ``window``: ``minute`` or ``day``)."""
         self.budget_usage_ratio.labels(scope, subject, window).set(ratio)
 
+    @_deferred
     def budget_rejected(self, scope: str, window: str) -> None:
         """A request was refused (429) by a budget or rate limit."""
         self._child(self.budget_rejections, scope, window).inc()
 
+    @_deferred
     def set_pending_approvals(self, count: int) -> None:
         """How many approval requests await a decision (set after each change)."""
         self.approvals_pending.set(count)
 
     def exposition(self) -> bytes:
-        """The text format of every series, for ``GET /metrics``."""
+        """The text format of every series, for ``GET /metrics`` (queued updates first)."""
+        if self.backlog is not None:
+            self.backlog.flush()
         return generate_latest(self.registry)
 
 

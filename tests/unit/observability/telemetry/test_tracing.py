@@ -58,8 +58,9 @@ def _request() -> ModelRequest:
 async def test_content_is_captured_redacted_only_when_enabled() -> None:
     for enabled in (False, True):
         exporter = InMemorySpanExporter()
-        provider = ObservedProvider(ScriptedProvider("scripted"), _telemetry(exporter, enabled))
-        await provider.complete(_request())
+        telemetry = _telemetry(exporter, enabled)
+        await ObservedProvider(ScriptedProvider("scripted"), telemetry).complete(_request())
+        telemetry.flush()
         (span,) = exporter.get_finished_spans()
         attrs = dict(span.attributes or {})
         assert span.parent is not None and span.parent.span_id == 0x00F067AA0BA902B7
@@ -92,10 +93,12 @@ async def test_tracing_off_creates_nothing_and_keeps_headers() -> None:
 
 async def test_abandoned_stream_ends_its_span() -> None:
     exporter = InMemorySpanExporter()
-    provider = ObservedProvider(ScriptedProvider("scripted"), _telemetry(exporter))
+    telemetry = _telemetry(exporter)
+    provider = ObservedProvider(ScriptedProvider("scripted"), telemetry)
     async with contextlib.aclosing(provider.stream(_request())) as events:
         async for _ in events:
             break
+    telemetry.flush()
     (span,) = exporter.get_finished_spans()
     assert dict(span.attributes or {})["error.type"] == "cancelled"
 
@@ -121,6 +124,7 @@ async def test_policy_hook_annotates_the_call_span() -> None:
     gateway = ObservedGateway(_Gateway(telemetry), telemetry, None)
     call = ToolCall("search_kb", {"q": "vpn"}, "call_1", "ph-1", "resp_1", {"traceparent": PARENT})
     await gateway.execute([call], RunToolBudget())
+    telemetry.flush()
     (span,) = exporter.get_finished_spans()
     attrs = dict(span.attributes or {})
     assert attrs["pilothouse.policy.outcome"] == "allow"

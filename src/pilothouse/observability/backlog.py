@@ -1,0 +1,109 @@
+"""Observability work done just after the request path instead of on it.
+
+Spans and metrics describe what happened; nothing a caller waits for depends on them.
+Yet turning a finished span into the OpenTelemetry SDK's exportable form, and updating
+Prometheus series under their locks, cost about a fifth of an agent run's own time at
+concurrency 1 with tracing on (``bench/RESULTS.md``, session 6). A :class:`Backlog` takes
+that work as ``(function, arguments)`` and runs it :data:`DELAY_S` later, in one batch: an
+agent run spends almost all of its life waiting for its model and its tools, so the batch
+lands in a wait and what the caller sees is the time of recording a few values.
+
+What keeps it safe:
+
+* **Nothing is lost.** Pending work runs when its timer fires, when it grows past
+  ``max_pending`` (under sustained load the batches stay bounded), before every read
+  (``GET /metrics`` calls :meth:`Backlog.flush`) and at shutdown. Work added while no event
+  loop runs (a synchronous caller) runs at once. Work added on another loop than the one
+  holding the timer sets a timer there too, so a loop that stopped never keeps it.
+* **Order is kept**: work runs in the order it was added, so a span's events and its end
+  reach the exporter as they happened (timestamps are taken when recorded, not here).
+* **Failures stay here**: an exception in one piece of work is logged and the rest runs;
+  observability never fails a request.
+
+One backlog serves one process's telemetry. Work may be added from any thread (a deque's
+``append`` and ``popleft`` are atomic); it runs on the thread of the loop whose timer fires,
+or the thread calling :meth:`Backlog.flush`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DELAY_S = 0.001
+"""How long after the first pending piece of work the batch runs. A model call takes
+hundreds of milliseconds to seconds and a tool call milliseconds, so a millisecond puts
+the batch inside the wait that follows the work it describes."""
+
+
+class Backlog:
+    """Deferred observability work. See the module docstring.
+
+    Args:
+        delay_s: How long after the first pending piece of work the batch runs.
+        max_pending: Pending pieces beyond which the work runs at once.
+    """
+
+    def __init__(self, delay_s: float = DELAY_S, max_pending: int = 4096) -> None:
+        self.delay_s = delay_s
+        self.max_pending = max_pending
+        self._pending: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, work: Callable[..., Any], *args: Any) -> None:
+        """Run ``work(*args)`` soon, off the caller's path."""
+        self._pending.append((work, args))
+        if len(self._pending) > self.max_pending:
+            self.flush()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()  # no loop to defer to: a synchronous caller
+            return
+        if self._timer is not None and self._timer_loop is loop:
+            return
+        self._timer_loop = loop
+        self._timer = loop.call_later(self.delay_s, self._fire)
+
+    def flush(self) -> None:
+        """Run every pending piece of work now, in order."""
+        self._cancel_timer()
+        pending = self._pending
+        while pending:
+            try:
+                work, args = pending.popleft()
+            except IndexError:  # another thread took the last one
+                return
+            try:
+                work(*args)
+            except Exception:
+                log.exception("deferred observability work failed: %r", work)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._timer_loop = None
+        self.flush()
+
+    def _cancel_timer(self) -> None:
+        """Forget the timer; cancel it when it belongs to this thread's running loop (a
+        timer of another loop is left to fire, and finds nothing to do)."""
+        timer, loop = self._timer, self._timer_loop
+        self._timer = self._timer_loop = None
+        if timer is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            timer.cancel()
