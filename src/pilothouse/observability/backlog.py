@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -55,6 +56,7 @@ class Backlog:
         self._pending: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
+        self._timer_thread: int | None = None
 
     def add(self, work: Callable[..., Any], *args: Any) -> None:
         """Run ``work(*args)`` soon, off the caller's path."""
@@ -62,14 +64,20 @@ class Backlog:
         if len(self._pending) > self.max_pending:
             self.flush()
             return
+        timer_loop = self._timer_loop
+        if (
+            timer_loop is not None
+            and self._timer_thread == threading.get_ident()
+            and timer_loop.is_running()
+        ):
+            return  # this thread's running loop holds the timer (asked without a getpid)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.flush()  # no loop to defer to: a synchronous caller
             return
-        if self._timer is not None and self._timer_loop is loop:
-            return
         self._timer_loop = loop
+        self._timer_thread = threading.get_ident()
         self._timer = loop.call_later(self.delay_s, self._fire)
 
     def flush(self) -> None:

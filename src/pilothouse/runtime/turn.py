@@ -123,6 +123,7 @@ class Turn:
             previous_response_id=self.request.previous_response_id,
             conversation_id=self.request.conversation_id,
             background=bool(self.request.background),
+            sources=(resource, self.input_items),
         )
 
 

@@ -16,7 +16,7 @@ Contract for implementers:
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 RESPONSE_SCHEMA_VERSION = 1
@@ -37,6 +37,10 @@ class StoredResponse:
     conversation_id: str | None = None
     background: bool = False
     schema_version: int = RESPONSE_SCHEMA_VERSION
+    sources: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)
+    """Never stored: the values ``resource`` and ``input_items`` are the JSON of, when the
+    writer has them (and only then: they must be exactly what the texts serialise). A
+    redacting store walks these instead of parsing the texts again."""
 
 
 @dataclass(slots=True)
@@ -210,6 +214,9 @@ class StoredRun:
     updated_at: int
     spec: str
     schema_version: int = RUN_SCHEMA_VERSION
+    spec_source: Any = field(default=None, repr=False, compare=False)
+    """Never stored: the value ``spec`` is the JSON of, when the writer has it (see
+    :attr:`StoredResponse.sources`)."""
 
 
 class JournalStore(Protocol):

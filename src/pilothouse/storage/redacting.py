@@ -19,6 +19,8 @@ import asyncio
 from dataclasses import replace
 from typing import Any, Protocol
 
+import orjson
+
 from pilothouse.storage.base import (
     IdempotencyRecord,
     ItemPage,
@@ -61,11 +63,12 @@ class RedactingStore:
         return getattr(self.inner, name)
 
     def _response(self, record: StoredResponse) -> StoredResponse:
-        resource = self.scrubber.json_text(record.resource)
-        input_items = self.scrubber.json_text(record.input_items)
+        resource_source, input_source = record.sources or (None, None)
+        resource = _redacted_json(self.scrubber, record.resource, resource_source)
+        input_items = _redacted_json(self.scrubber, record.input_items, input_source)
         if resource is record.resource and input_items is record.input_items:
             return record
-        return replace(record, resource=resource, input_items=input_items)
+        return replace(record, resource=resource, input_items=input_items, sources=None)
 
     def _items(self, items: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
         if items is None:
@@ -203,9 +206,10 @@ class RedactingJournalStore:
 
     async def create_run(self, run: StoredRun, entries: list[JournalEntry]) -> None:
         """Create the run with its spec and first entries redacted."""
-        spec = self.scrubber.json_text(run.spec)
+        spec = _redacted_json(self.scrubber, run.spec, run.spec_source)
         await self.inner.create_run(
-            run if spec is run.spec else replace(run, spec=spec), self._entries(entries)
+            run if spec is run.spec else replace(run, spec=spec, spec_source=None),
+            self._entries(entries),
         )
 
     async def append(
@@ -240,3 +244,17 @@ class RedactingJournalStore:
     async def engaged_switches(self) -> dict[str, str]:
         """Passed through."""
         return await self.inner.engaged_switches()
+
+
+def _redacted_json(scrubber: Scrubber, text: str, source: Any) -> str:
+    """``text`` (serialised JSON) redacted; the same string when nothing was found.
+
+    When the writer gave ``source``, the value ``text`` serialises, that is walked instead
+    of parsing ``text`` again: the same result (the scrubber parses and walks the text
+    otherwise), without decoding what the writer has just encoded, and over strings whose
+    hashes are already known.
+    """
+    if source is None:
+        return scrubber.json_text(text)
+    redacted = scrubber.json_value(source)
+    return text if redacted is source else orjson.dumps(redacted).decode()

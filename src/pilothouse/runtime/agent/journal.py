@@ -21,6 +21,8 @@ import logging
 import time
 from typing import Any
 
+import orjson
+
 from pilothouse.runtime.agent import events
 from pilothouse.runtime.agent.events import Event, EventContext, RunTally
 from pilothouse.runtime.agent.state import RunState
@@ -144,9 +146,12 @@ class RunJournal:
                 exc_info=written.exception(),
             )
 
-    def start(self, spec: str) -> None:
-        """Record ``run.started``; the run itself is created by the first flush, in the same
-        transaction as the first step's intent (one commit instead of two)."""
+    def start(self, spec: dict[str, Any]) -> None:
+        """Record ``run.started``; the run itself, with ``spec`` (what resume needs, see
+        :func:`~.runner.run_spec_value`), is created by the first flush, in the same
+        transaction as the first step's intent (one commit instead of two). ``spec`` is
+        serialised now and kept for the store's redaction to walk, so it must not change
+        afterwards (``run_spec_value`` copies what the run goes on changing)."""
         if self.store is None:
             return
         self.emit(events.run_started(self.state.model))
@@ -159,5 +164,6 @@ class RunJournal:
             status="in_progress",
             created_at=now,
             updated_at=now,
-            spec=spec,
+            spec=orjson.dumps(spec).decode(),
+            spec_source=spec,
         )

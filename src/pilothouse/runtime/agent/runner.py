@@ -271,7 +271,7 @@ class AgentRunner:
             state, self._filtered(state, journal), self.runtime.gateway, price
         )
         journal.start(
-            run_spec(
+            run_spec_value(
                 state,
                 self.request_body,
                 self.target.model,
@@ -324,38 +324,35 @@ class AgentRunner:
         return replace(self.model, provider=provider)
 
 
-def run_spec(
+def run_spec_value(
     state: RunState,
     request_body: dict[str, Any],
     public_model: str,
     principal: Principal | None = None,
     dump: Callable[[BaseModel], dict[str, Any]] = BaseModel.model_dump,
-) -> str:
+) -> dict[str, Any]:
     """What resume needs to rebuild a run's starting state (the journal has the rest),
-    and the request it answers (to store its response when it is resumed)."""
-    return orjson.dumps(
-        {
-            "request": request_body,
-            "public_model": public_model,
-            "release_id": state.release_id,
-            "environment": state.environment,
-            "agent": dump(state.agent),
-            "limits": (
-                dump(state.limits)
-                if state.limits is state.agent.limits
-                else state.limits.model_dump()
-            ),
-            "instructions": state.instructions,
-            "history": state.history,
-            "client_tools": state.client_tools,
-            "options": state.options,
-            "headers": state.headers,
-            "model": state.model,
-            "started_at": state.started_at,
-            "principal_id": state.principal_id,
-            "principal": principal_to_json(principal),
-        }
-    ).decode()
+    and the request it answers (to store its response when it is resumed); stored as
+    JSON (:meth:`RunJournal.start`)."""
+    return {
+        "request": request_body,
+        "public_model": public_model,
+        "release_id": state.release_id,
+        "environment": state.environment,
+        "agent": dump(state.agent),
+        "limits": (
+            dump(state.limits) if state.limits is state.agent.limits else state.limits.model_dump()
+        ),
+        "instructions": state.instructions,
+        "history": list(state.history),  # copies: the run goes on changing its state
+        "client_tools": list(state.client_tools),
+        "options": dict(state.options),
+        "headers": dict(state.headers),
+        "model": state.model,
+        "started_at": state.started_at,
+        "principal_id": state.principal_id,
+        "principal": principal_to_json(principal),
+    }
 
 
 def _text(instructions: str | list[Any] | None) -> str | None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from pilothouse.control.tool_contract import ToolContract
@@ -158,3 +160,56 @@ def test_the_boundary_filter_takes_the_place_of_a_handlers_own_redacting_filter(
         logger.removeHandler(handler)
     lines = stream.getvalue().splitlines()
     assert lines == ["[REDACTED:secret] [REDACTED:secret]", "after: [REDACTED:secret]"]
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.sampled_from(
+        ["ada@example.org", "4111 1111 1111 1111", "sk-proj-canary0123456789abcdef", "plain"]
+    )
+    | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["password", "email", "note", "ada@example.org"]) | st.text(max_size=8),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(resource=_JSON, input_items=_JSON, spec=_JSON)
+async def test_walking_the_writers_values_stores_what_parsing_the_text_stores(
+    resource: Any, input_items: Any, spec: Any
+) -> None:
+    """A writer that hands over the values its JSON serialises (``sources``,
+    ``spec_source``) gets exactly the redacted text a writer of text alone gets."""
+    stored: dict[bool, tuple[str, str, str]] = {}
+    for with_sources in (False, True):
+        inner = MemoryStore()
+        inner.journal = inner
+        store = RedactingStore(inner, DataBoundary())  # type: ignore[arg-type]
+        texts = [orjson.dumps(v).decode() for v in (resource, input_items, spec)]
+        record = StoredResponse(
+            "resp_1", "t", 0, "completed", "m", texts[0], texts[1],
+            sources=(resource, input_items) if with_sources else None,
+        )  # fmt: skip
+        run = StoredRun(
+            "resp_1", "t", "a", "1", "in_progress", 0, 0, texts[2],
+            spec_source=spec if with_sources else None,
+        )  # fmt: skip
+        await store.insert_response(record)
+        assert store.journal is not None
+        await store.journal.create_run(run, [])
+        written, created = inner.responses[0], inner.runs[0]
+        stored[with_sources] = (written.resource, written.input_items, created.spec)
+        if written is not record:  # a redacted copy holds no clear value
+            assert written.sources is None
+        if created is not run:
+            assert created.spec_source is None
+    assert stored[True] == stored[False]
