@@ -1,13 +1,24 @@
-"""The run journal over SQL, sharing the runner (and group commit) of :class:`SQLStore`."""
+"""The run journal over SQL, sharing the runner (and group commit) of :class:`SQLStore`.
+
+**One row per write.** The entries one call writes (a run's first entries, the results
+of a step with the next step's intent) go in one ``journal`` row: ``payload`` is a JSON
+array of the entries, ``seq`` and ``last_seq`` the first and last entry's ``seq``. An agent
+run then writes 4 rows instead of about 17, and each of its commits adds one key to the
+``(run_id, seq)`` index instead of 3 to 7: measured here, about a fifth less SQLite work
+per run (fewer statements, fewer index pages written to the WAL). Readers see entries as
+before (:meth:`SQLJournalStore.read` unpacks rows); rows written before revision 0010 hold
+one entry each (``last_seq`` NULL) and are read as they were.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from pilothouse.storage.base import JournalEntry, StoredRun
 from pilothouse.storage.sql.direct import DirectStatement
@@ -44,12 +55,12 @@ class SQLJournalStore:
             "schema_version": run.schema_version,
             "spec": run.spec,
         }
-        rows = [_row(e) for e in entries]
+        batch = _row(entries) if entries else None
 
         def write(conn: Connection) -> None:
             _INSERT_RUN.execute(conn, row)
-            if rows:
-                _INSERT_ENTRIES.execute(conn, rows)
+            if batch is not None:
+                _INSERT_ENTRIES.execute(conn, batch)
 
         await self.runner.write(write)
 
@@ -72,18 +83,7 @@ class SQLJournalStore:
             result = conn.execute(
                 select(journal).where(journal.c.run_id == run_id).order_by(journal.c.seq)
             )
-            return [
-                JournalEntry(
-                    run_id=r.run_id,
-                    seq=r.seq,
-                    kind=r.kind,
-                    step=r.step,
-                    at=r.at,
-                    payload=orjson.loads(r.payload),
-                    schema_version=r.schema_version,
-                )
-                for r in result
-            ]
+            return [entry for r in result for entry in _entries(r)]
 
         return await self.runner.read(read)
 
@@ -141,26 +141,86 @@ def _appending(
     entries: list[JournalEntry], status: tuple[str, str] | None
 ) -> Callable[[Connection], None]:
     """The write of :meth:`SQLJournalStore.append`: :class:`Atomic` when it is only the
-    entries' insert (one statement), as between a run's steps."""
-    rows = [_row(e) for e in entries]
+    entries' insert (one statement, one row), as between a run's steps."""
+    batch = _row(entries) if entries else None
     at = int(entries[-1].at) if entries else 0
 
     def write(conn: Connection) -> None:
-        if rows:
-            _INSERT_ENTRIES.execute(conn, rows)
+        if batch is not None:
+            _INSERT_ENTRIES.execute(conn, batch)
         if status is not None:
             _SET_STATUS.execute(conn, {"run_id": status[0], "status": status[1], "updated_at": at})
 
     return Atomic(write) if status is None else write
 
 
-def _row(entry: JournalEntry) -> dict[str, object]:
+RUN_FINISHED = "run.finished"
+
+
+def _row(entries: list[JournalEntry]) -> dict[str, object]:
+    """The row of one write's entries (see the module docstring)."""
+    first, last = entries[0], entries[-1]
+    kinds = {entry.kind for entry in entries}
     return {
-        "run_id": entry.run_id,
-        "seq": entry.seq,
-        "kind": entry.kind,
-        "step": entry.step,
-        "at": entry.at,
-        "schema_version": entry.schema_version,
-        "payload": orjson.dumps(entry.payload).decode(),
+        "run_id": first.run_id,
+        "seq": first.seq,
+        "last_seq": last.seq,
+        "kind": RUN_FINISHED if RUN_FINISHED in kinds else last.kind,
+        "step": last.step,
+        "at": last.at,
+        "schema_version": max(entry.schema_version for entry in entries),
+        "payload": orjson.dumps(
+            [
+                {
+                    "seq": e.seq,
+                    "kind": e.kind,
+                    "step": e.step,
+                    "at": e.at,
+                    "v": e.schema_version,
+                    "payload": e.payload,
+                }
+                for e in entries
+            ]
+        ).decode(),
     }
+
+
+def _entries(row: Row[Any]) -> list[JournalEntry]:
+    """The entries of a ``journal`` row: a write's (``last_seq`` set) or, in rows written
+    before revision 0010, one."""
+    if row.last_seq is None:
+        return [
+            JournalEntry(
+                run_id=row.run_id,
+                seq=row.seq,
+                kind=row.kind,
+                step=row.step,
+                at=row.at,
+                payload=orjson.loads(row.payload),
+                schema_version=row.schema_version,
+            )
+        ]
+    return [
+        JournalEntry(
+            run_id=row.run_id,
+            seq=e["seq"],
+            kind=e["kind"],
+            step=e["step"],
+            at=e["at"],
+            payload=e["payload"],
+            schema_version=e["v"],
+        )
+        for e in orjson.loads(row.payload)
+    ]
+
+
+def finished_payload(kind: str | None, payload: str | None, last_seq: int | None) -> Any:
+    """The ``run.finished`` payload a row found by kind holds (the last one in a write's
+    row; None for no row)."""
+    if payload is None or kind != RUN_FINISHED:
+        return None
+    value = orjson.loads(payload)
+    if last_seq is None:
+        return value
+    found = [e["payload"] for e in value if e["kind"] == RUN_FINISHED]
+    return found[-1] if found else None

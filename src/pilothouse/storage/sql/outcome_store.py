@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import orjson
 from sqlalchemy import Select, and_, insert, select
 from sqlalchemy.engine import Connection
 
 from pilothouse.storage.base import StoredRun
 from pilothouse.storage.outcomes import FinishedRun, RunQuery, StoredFeedback
+from pilothouse.storage.sql.journal_store import RUN_FINISHED, finished_payload
 from pilothouse.storage.sql.runner import SqlRunner
 from pilothouse.storage.sql.schema import feedback, journal, runs
 
@@ -93,10 +93,16 @@ class SQLOutcomeStore:
     ) -> list[FinishedRun]:
         """Run headers left-joined with their ``run.finished`` entry."""
         statement: Select[Any] = (
-            select(*_HEADER, journal.c.payload, journal.c.at.label("finished_at"))
+            select(
+                *_HEADER,
+                journal.c.kind,
+                journal.c.payload,
+                journal.c.last_seq,
+                journal.c.at.label("finished_at"),
+            )
             .select_from(
                 runs.outerjoin(
-                    journal, and_(journal.c.run_id == runs.c.id, journal.c.kind == "run.finished")
+                    journal, and_(journal.c.run_id == runs.c.id, journal.c.kind == RUN_FINISHED)
                 )
             )
             .where(_window(tenant, since, until, agent))
@@ -107,7 +113,7 @@ class SQLOutcomeStore:
             found: dict[str, FinishedRun] = {}
             for row in conn.execute(statement).mappings():
                 header = {c.name: row[c.name] for c in _HEADER}
-                payload = orjson.loads(row["payload"]) if row["payload"] is not None else None
+                payload = finished_payload(row["kind"], row["payload"], row["last_seq"])
                 # A resumed run may carry more than one run.finished: the last one counts.
                 found[row["id"]] = FinishedRun(
                     StoredRun(spec="", **header), payload, row["finished_at"]

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 
 metadata = MetaData()
 
@@ -79,6 +79,10 @@ runs = Table(
     Index("ix_runs_tenant_created", "tenant", "created_at"),
 )
 
+# A row holds the entries of one write (``last_seq`` set: a JSON array in ``payload``, see
+# storage/sql/journal_store.py) or, written before revision 0010, one entry (``last_seq``
+# NULL). ``seq`` is the row's first entry's; ``kind`` its last entry's, or ``run.finished``
+# when it holds one (outcome queries find a run's end by it).
 journal = Table(
     "journal",
     metadata,
@@ -89,6 +93,7 @@ journal = Table(
     Column("at", Float, nullable=False),
     Column("schema_version", Integer, nullable=False),
     Column("payload", Text, nullable=False),
+    Column("last_seq", Integer),
     PrimaryKeyConstraint("run_id", "seq"),
 )
 
