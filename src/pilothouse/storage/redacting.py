@@ -198,11 +198,16 @@ class RedactingJournalStore:
         return getattr(self.inner, name)
 
     def _entries(self, entries: list[JournalEntry]) -> list[JournalEntry]:
-        redacted: list[JournalEntry] = []
-        for entry in entries:
-            payload = self.scrubber.json_value(entry.payload)
-            redacted.append(entry if payload is entry.payload else replace(entry, payload=payload))
-        return redacted
+        """The entries with redacted payloads: one walk over all of them (a list of the
+        payloads, which comes back as it went in when nothing was found)."""
+        payloads = [entry.payload for entry in entries]
+        redacted: list[dict[str, Any]] = self.scrubber.json_value(payloads)
+        if redacted is payloads:
+            return entries
+        return [
+            entry if payload is entry.payload else replace(entry, payload=payload)
+            for entry, payload in zip(entries, redacted, strict=True)
+        ]
 
     async def create_run(self, run: StoredRun, entries: list[JournalEntry]) -> None:
         """Create the run with its spec and first entries redacted."""

@@ -213,3 +213,19 @@ async def test_walking_the_writers_values_stores_what_parsing_the_text_stores(
         if created is not run:
             assert created.spec_source is None
     assert stored[True] == stored[False]
+
+
+async def test_a_writes_entries_are_redacted_in_one_walk_and_clean_ones_kept() -> None:
+    inner = MemoryStore()
+    inner.journal = inner
+    store = RedactingStore(inner, DataBoundary())  # type: ignore[arg-type]
+    assert store.journal is not None
+    clean = [JournalEntry("resp_1", n, "model.started", 1, 0.0, {"n": n}) for n in (1, 2)]
+    dirty = JournalEntry("resp_1", 3, "tool.intent", 1, 0.0, {"to": "ada@example.org"})
+    run = StoredRun("resp_1", "t", "a", "1", "in_progress", 0, 0, "{}")
+    await store.journal.create_run(run, [clean[0], dirty, clean[1]])
+    first, redacted, last = inner.entries
+    assert first is clean[0] and last is clean[1]  # nothing found: the same objects
+    assert redacted.payload == {"to": "[REDACTED:email]"} and redacted.seq == 3
+    await store.journal.create_run(run, clean)
+    assert inner.entries[3:] == clean and inner.entries[3] is clean[0]
