@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
@@ -14,6 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from pilothouse.observability.backlog import Backlog
 from pilothouse.observability.tracing import attributes as attr
@@ -150,3 +152,43 @@ def test_the_providers_sampler_decides() -> None:
     kept.end()
     assert [s.name for s in exporter.get_finished_spans()] == ["child"]
     assert attr.traceparent(kept).startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        None,
+        PARENT,  # remote, sampled
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",  # remote, not sampled
+    ],
+)
+@pytest.mark.parametrize("tracestate", [None, "vendor=1,other=x"])
+@pytest.mark.parametrize("local_child", [False, True])
+def test_the_default_samplers_decisions_are_the_sdks(
+    traceparent: str | None, tracestate: str | None, local_child: bool
+) -> None:
+    """The default sampler (parent-based, always on) is decided inline: the same
+    recording, flags and trace state as the SDK's tracer, for roots, remote parents and
+    local parents."""
+    headers = {"traceparent": traceparent} if traceparent else {}
+    if traceparent and tracestate:
+        headers["tracestate"] = tracestate
+    seen = []
+    for make in ("sdk", "recorded"):
+        _, _, tracer = _provider()
+        opener: Any = tracer if make == "sdk" else SpanRecorder(tracer, Backlog())
+        assert make == "sdk" or opener._default_sampler
+        context = TraceContextTextMapPropagator().extract(headers) if headers else None
+        span = opener.start_span("first", context=context)
+        if local_child:
+            span = opener.start_span("child", context=trace.set_span_in_context(span))
+        span_context = span.get_span_context()
+        seen.append(
+            (
+                span.is_recording(),
+                int(span_context.trace_flags),
+                span_context.trace_state.to_header(),
+                traceparent is None or span_context.trace_id == 0x4BF92F3577B34DA6A3CE929D0E0E4736,
+            )
+        )
+    assert seen[0] == seen[1]
