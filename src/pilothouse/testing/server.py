@@ -79,6 +79,17 @@ class ServerThread:
         self.server.should_exit = True
         self._thread.join(20)
 
+    def flush_telemetry(self) -> None:
+        """Finish the spans and metric updates the server has queued
+        (``observability/backlog.py``), on its loop once what it is running now is done:
+        a request answered before this call has its spans with the span processors after
+        it."""
+
+        async def flush() -> None:
+            self.services.telemetry.flush()
+
+        self.run(flush())
+
     def run(self, coro: object) -> object:
         """Run a coroutine on the server's loop (to reach the store from a test)."""
         assert self.loop is not None

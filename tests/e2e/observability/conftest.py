@@ -69,8 +69,11 @@ def obs(
     span_exporter: InMemorySpanExporter,
     upstream: FakeUpstream,
 ) -> Iterator[openai.OpenAI]:
-    """The SDK against the observed server, with spans and tool records cleared."""
+    """The SDK against the observed server, with spans and tool records cleared (the
+    spans of earlier tests' requests finished first: they are exported after the request
+    path)."""
     obs_tools.reset()
+    obs_server.flush_telemetry()
     span_exporter.clear()
     with openai.OpenAI(base_url=obs_server.base_url, api_key=TEST_API_KEY, max_retries=0) as client:
         yield client
