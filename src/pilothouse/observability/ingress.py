@@ -54,6 +54,7 @@ class IngressObserver:
         finally:
             self._finish(scope, span, status, time.perf_counter() - started)
             CORRELATION.reset(token)
+            self.telemetry.backlog.flush_soon()  # answered: finish its spans while the client reads
 
     def _start(self, scope: Scope, state: dict[str, Any]) -> Span | None:
         tracer = self.telemetry.tracer

@@ -112,3 +112,15 @@ async def test_metrics_queue_their_updates_and_a_scrape_sees_them() -> None:
     assert _value(metrics, "pilothouse_budget_usage_ratio", **usage) == 0.5
     input_tokens = {"model": "gpt-4o", "direction": "input"}
     assert _value(metrics, "pilothouse_tokens_total", **input_tokens) == 10
+
+
+async def test_flush_soon_runs_the_work_at_the_next_turn_not_after_the_delay() -> None:
+    backlog = Backlog(delay_s=60)
+    done: list[str] = []
+    backlog.add(done.append, "answered")
+    backlog.flush_soon()
+    assert done == []  # not on the caller's path
+    await asyncio.sleep(0.01)
+    assert done == ["answered"] and len(backlog) == 0
+    backlog.flush_soon()  # nothing pending: nothing scheduled
+    assert backlog._timer is None
