@@ -2,7 +2,7 @@
 
 Spans and metrics describe what happened; nothing a caller waits for depends on them.
 Yet turning a finished span into the OpenTelemetry SDK's exportable form, and updating
-Prometheus series under their locks, cost about a fifth of an agent run's own time at
+Prometheus series under their locks, cost about a sixth of an agent run's own time at
 concurrency 1 with tracing on (``bench/RESULTS.md``, session 6). A :class:`Backlog` takes
 that work as ``(function, arguments)`` and runs it :data:`DELAY_S` later, in one batch: an
 agent run spends almost all of its life waiting for its model and its tools, so the batch

@@ -14,8 +14,9 @@ validated by the SDK's own ``BoundedAttributes`` under the usual span limits —
 to the SDK tracer's span processors (the batch processor and its exporter). What is exported
 is what the SDK's spans would have exported; it is exported a moment later.
 
-From the SDK tracer it takes the sampler (consulted at start, as the SDK does), the id
-generator, the resource and the span processors. Not supported, as no Pilothouse code uses
+From the SDK tracer it takes the sampler (consulted at start, as the SDK does; the SDK's
+default, parent-based always-on, is decided inline as it would decide), the id generator,
+the resource and the span processors. Not supported, as no Pilothouse code uses
 them: span processors' ``on_start`` (the batch and simple processors do nothing there) and
 the SDK's tracer self-metrics.
 """
