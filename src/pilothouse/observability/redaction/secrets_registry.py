@@ -61,6 +61,14 @@ class SecretsRegistry:
 
     Readers never lock: :meth:`add` builds a new needle tuple and swaps it in whole, so a
     concurrent :meth:`find` sees either the old set or the new one.
+
+    Attributes:
+        version: A number that grows whenever a value is added, for caches of clean
+            strings (read it, never set it). It is bumped after the new needles are in
+            place, so a caller that reads the version before searching never pairs a
+            search with a newer version than it used. A plain attribute, not a property:
+            the redactor reads it for every container it walks (about 160 times an agent
+            run), and from compiled code a property is a Python call each time.
     """
 
     data_class = DataClass.SECRET
@@ -72,7 +80,7 @@ class SecretsRegistry:
         self._lock = threading.Lock()
         self._values: frozenset[str] = frozenset()
         self._needles: tuple[str, ...] = ()
-        self._version = 0
+        self.version = 0
         for value in values:
             self.add(value)
 
@@ -94,7 +102,7 @@ class SecretsRegistry:
             # Longest first, so a secret containing another is reported whole.
             self._needles = tuple(sorted(needles, key=len, reverse=True))
             self._values = values
-            self._version += 1
+            self.version += 1
         return True
 
     def add_reference(self, reference: str) -> bool:
@@ -104,15 +112,6 @@ class SecretsRegistry:
             InvalidRequest: When the reference names an unset variable or unreadable file.
         """
         return self.add(resolve_secret(reference))
-
-    @property
-    def version(self) -> int:
-        """A number that grows whenever a value is added, for caches of clean strings.
-
-        It is bumped after the new needles are in place, so a caller that reads the
-        version before searching never pairs a search with a newer version than it used.
-        """
-        return self._version
 
     def __len__(self) -> int:
         """How many distinct secret values are registered (embedded forms not counted)."""
