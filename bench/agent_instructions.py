@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 import agent_loop
+from agent_ab import variant
 from agent_loop import drive_pilothouse, harness, parse_delays, pilothouse_server
 
 from pilothouse.runtime.http import HttpClient
@@ -104,13 +105,6 @@ async def count(settings: dict[str, str], args: argparse.Namespace) -> float:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def parse_variant(text: str) -> tuple[str, dict[str, str]]:
-    """``"name=A=1;B=2"`` → ``("name", {"A": "1", "B": "2"})``."""
-    name, _, rest = text.partition("=")
-    settings = dict(pair.split("=", 1) for pair in rest.split(";") if pair)
-    return name, settings
-
-
 def main() -> None:
     """Parse the options and count each variant ``--repeat`` times."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -123,7 +117,7 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     for text in args.variant:
-        name, settings = parse_variant(text)
+        name, settings = variant(text)
         figures = [asyncio.run(count(settings, args)) for _ in range(args.repeat)]
         shown = ", ".join(f"{m:.3f}" for m in figures)
         print(f"{name:16s} {shown} M instructions per run", flush=True)

@@ -79,9 +79,7 @@ class Backlog:
         except RuntimeError:
             self.flush()  # no loop to defer to: a synchronous caller
             return
-        self._timer_loop = loop
-        self._timer_thread = threading.get_ident()
-        self._timer = loop.call_later(self.delay_s, self._fire)
+        self._schedule(loop, self.delay_s)
 
     def flush_soon(self) -> None:
         """Run the pending work at the event loop's next turn rather than after the delay:
@@ -95,9 +93,7 @@ class Backlog:
             self.flush()
             return
         self._cancel_timer()
-        self._timer_loop = loop
-        self._timer_thread = threading.get_ident()
-        self._timer = loop.call_later(0, self._fire)
+        self._schedule(loop, 0)
         self._soon = True
 
     def flush(self) -> None:
@@ -117,10 +113,14 @@ class Backlog:
     def __len__(self) -> int:
         return len(self._pending)
 
+    def _schedule(self, loop: asyncio.AbstractEventLoop, delay_s: float) -> None:
+        """Set the timer that runs the pending work, on ``loop`` (this thread's)."""
+        self._timer_loop = loop
+        self._timer_thread = threading.get_ident()
+        self._timer = loop.call_later(delay_s, self._fire)
+
     def _fire(self) -> None:
-        self._timer = None
-        self._timer_loop = None
-        self._soon = False
+        self._timer = None  # it has fired: nothing to cancel
         self.flush()
 
     def _cancel_timer(self) -> None:

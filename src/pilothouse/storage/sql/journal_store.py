@@ -160,12 +160,12 @@ RUN_FINISHED = "run.finished"
 def _row(entries: list[JournalEntry]) -> dict[str, object]:
     """The row of one write's entries (see the module docstring)."""
     first, last = entries[0], entries[-1]
-    kinds = {entry.kind for entry in entries}
+    finished = any(entry.kind == RUN_FINISHED for entry in entries)
     return {
         "run_id": first.run_id,
         "seq": first.seq,
         "last_seq": last.seq,
-        "kind": RUN_FINISHED if RUN_FINISHED in kinds else last.kind,
+        "kind": RUN_FINISHED if finished else last.kind,
         "step": last.step,
         "at": last.at,
         "schema_version": max(entry.schema_version for entry in entries),
@@ -189,17 +189,18 @@ def _entries(row: Row[Any]) -> list[JournalEntry]:
     """The entries of a ``journal`` row: a write's (``last_seq`` set) or, in rows written
     before revision 0010, one."""
     if row.last_seq is None:
-        return [
-            JournalEntry(
-                run_id=row.run_id,
-                seq=row.seq,
-                kind=row.kind,
-                step=row.step,
-                at=row.at,
-                payload=orjson.loads(row.payload),
-                schema_version=row.schema_version,
-            )
+        written = [
+            {
+                "seq": row.seq,
+                "kind": row.kind,
+                "step": row.step,
+                "at": row.at,
+                "v": row.schema_version,
+                "payload": orjson.loads(row.payload),
+            }
         ]
+    else:
+        written = orjson.loads(row.payload)
     return [
         JournalEntry(
             run_id=row.run_id,
@@ -210,14 +211,14 @@ def _entries(row: Row[Any]) -> list[JournalEntry]:
             payload=e["payload"],
             schema_version=e["v"],
         )
-        for e in orjson.loads(row.payload)
+        for e in written
     ]
 
 
-def finished_payload(kind: str | None, payload: str | None, last_seq: int | None) -> Any:
-    """The ``run.finished`` payload a row found by kind holds (the last one in a write's
+def finished_payload(payload: str | None, last_seq: int | None) -> Any:
+    """The ``run.finished`` payload of a row found by its kind (the last one in a write's
     row; None for no row)."""
-    if payload is None or kind != RUN_FINISHED:
+    if payload is None:
         return None
     value = orjson.loads(payload)
     if last_seq is None:

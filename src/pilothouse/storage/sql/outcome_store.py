@@ -95,7 +95,6 @@ class SQLOutcomeStore:
         statement: Select[Any] = (
             select(
                 *_HEADER,
-                journal.c.kind,
                 journal.c.payload,
                 journal.c.last_seq,
                 journal.c.at.label("finished_at"),
@@ -113,7 +112,7 @@ class SQLOutcomeStore:
             found: dict[str, FinishedRun] = {}
             for row in conn.execute(statement).mappings():
                 header = {c.name: row[c.name] for c in _HEADER}
-                payload = finished_payload(row["kind"], row["payload"], row["last_seq"])
+                payload = finished_payload(row["payload"], row["last_seq"])
                 # A resumed run may carry more than one run.finished: the last one counts.
                 found[row["id"]] = FinishedRun(
                     StoredRun(spec="", **header), payload, row["finished_at"]
