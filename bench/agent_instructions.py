@@ -17,7 +17,7 @@ Variants are given as in ``agent_ab.py``: ``NAME=VAR=value;VAR=value``, for inst
 ``base=PYTHONPATH=/tmp/base/src`` for a ``git worktree`` of an earlier commit, or
 ``traced=PILOTHOUSE_TRACE_EXPORTER=jsonl``. Needs ``valgrind`` (Debian:
 ``apt-get install valgrind``). Prints millions of instructions per run for each variant
-and repeat; nothing is written.
+and repeat; nothing is written unless ``--keep DIR`` asks for the callgrind profiles.
 """
 
 from __future__ import annotations
@@ -100,6 +100,10 @@ async def count(settings: dict[str, str], args: argparse.Namespace) -> float:
                 await drive_pilothouse(client, url, pid, 1, 0, args.runs)
                 await _run("callgrind_control", "-i", "off", target)
                 await _run("callgrind_control", "-d", target)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for path in out_dir.glob("callgrind.*.out*"):
+                shutil.copy(path, args.keep / path.name)
         return _total_ir(out_dir) / args.runs / 1e6
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -113,6 +117,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--delays", type=lambda s: parse_delays(s)[0], default=(0.0, 0.0))
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="copy the callgrind profiles here (for callgrind_annotate --inclusive=yes)",
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")

@@ -23,6 +23,7 @@ as a principal with no roles, which the baseline denies: there is no allow-all.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ from pilothouse.runtime.agent import events
 from pilothouse.runtime.agent.memo import IdentityMemo
 
 if TYPE_CHECKING:
-    from pilothouse.control.policy import Decision, EngineCache, PolicyEngine
+    from pilothouse.control.policy import Context, Decision, EngineCache, PolicyEngine, Resource
     from pilothouse.runtime.agent.journal import RunJournal
 
 DecisionObserver = Callable[[Mapping[str, str], str, str, Sequence[str]], None]
@@ -69,6 +70,9 @@ class PolicyGate:
         self._shared = cache
         self._cache: EngineCache | None = None
         self._key = release_id or f"bundle:{Path(bundle.root).resolve()}"
+        # This gate's engine per tenant: the shared cache builds each engine once, and an
+        # engine never goes stale (its release is immutable), so the gate asks it once.
+        self._engines: dict[str, PolicyEngine] = {}
         # Told of every decision (action, outcome, policy ids, correlation headers): the
         # metrics and the span those headers name (wired to Telemetry.policy_decision).
         self.observe: DecisionObserver | None = None
@@ -87,11 +91,15 @@ class PolicyGate:
 
     def engine(self, tenant: str) -> PolicyEngine:
         """The release's engine for ``tenant``, built on first use."""
-        from pilothouse.control.policy import EngineCache
+        engine = self._engines.get(tenant)
+        if engine is None:
+            from pilothouse.control.policy import EngineCache
 
-        if self._cache is None:
-            self._cache = self._shared() if self._shared is not None else EngineCache()
-        return self._cache.get(f"{self._key}/{tenant}", lambda: self._build(tenant))
+            if self._cache is None:
+                self._cache = self._shared() if self._shared is not None else EngineCache()
+            engine = self._cache.get(f"{self._key}/{tenant}", lambda: self._build(tenant))
+            self._engines[tenant] = engine
+        return engine
 
     def _build(self, tenant: str) -> PolicyEngine:
         from pilothouse.control.policy import Catalog, PolicyEngine, load_policies
@@ -116,8 +124,7 @@ class PolicyGate:
     ) -> Decision:
         """One decision; ``resource`` is ``(kind, name)`` with kind agent, tool or model;
         ``headers`` are the correlation headers of what is decided on (for the trace)."""
-        from pilothouse.control.policy import Context, Resource
-
+        Context, targets = _policy_types()
         kind, name = resource
         context = Context(
             environment=self.environment,
@@ -128,11 +135,21 @@ class PolicyGate:
             tool_call_count=tool_calls,
             data_classes=data_classes,
         )
-        target = {"agent": Resource.agent, "tool": Resource.tool, "model": Resource.model}[kind]
-        decision = self.engine(principal.tenant).authorize(principal, action, target(name), context)
+        decision = self.engine(principal.tenant).authorize(
+            principal, action, targets[kind](name), context
+        )
         if self.observe is not None:
             self.observe(headers or {}, action, decision.outcome.value, decision.policy_ids)
         return decision
+
+
+@functools.cache
+def _policy_types() -> tuple[type[Context], dict[str, Callable[[str], Resource]]]:
+    """The policy package's context class and resource constructors by kind, imported on
+    first use (see the module docstring)."""
+    from pilothouse.control.policy import Context, Resource
+
+    return Context, {"agent": Resource.agent, "tool": Resource.tool, "model": Resource.model}
 
 
 def decision_event(decision: Decision, resource: tuple[str, str]) -> events.Event:
