@@ -122,6 +122,8 @@ class AgentSpec(BaseModel):
 
 def render_template(template: str, variables: dict[str, Any]) -> str:
     """Replace ``{{ name }}`` fields; unknown names are left as written."""
+    if "{{" not in template:  # most instructions have no fields: nothing to scan
+        return template
 
     def substitute(match: re.Match[str]) -> str:
         value = variables.get(match.group(1))

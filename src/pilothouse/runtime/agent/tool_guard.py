@@ -218,8 +218,6 @@ class ToolGuard:
             PermissionDenied: Approving without the ``approve`` action, or self-approval
                 under four-eyes.
         """
-        from pilothouse.runtime.agent.executor import PendingCall
-
         raw_input = self.raw_input
         done = {i.get("approval_request_id") for i in raw_input if i.get("type") == "mcp_call"}
         answers = [
@@ -229,6 +227,8 @@ class ToolGuard:
         ]
         if not answers or self.approvals is None:
             return []
+        from pilothouse.runtime.agent.executor import PendingCall
+
         calls = []
         for position, answer in enumerate(answers):
             approval = await self._decide(answer)
