@@ -2,15 +2,18 @@
 
 Switches come from two places: settings (``PILOTHOUSE_KILL_SWITCH``, fixed for the process)
 and the store (engaged through the admin API, seen by every process sharing the store).
-Store switches are read at most once per ``refresh_s`` so that checking before every step
-costs a dictionary lookup, and a switch engaged anywhere stops steps everywhere within
-about a second.
+Store switches are read once and then re-read in the background when older than
+``refresh_s`` (:class:`~pilothouse.runtime.refreshed.Refreshed`), so that checking before
+every step costs a dictionary lookup and never waits for the store, and a switch engaged
+anywhere stops steps everywhere within about a second. A switch set through this process
+applies at once.
 """
 
 from __future__ import annotations
 
 import time
 
+from pilothouse.runtime.refreshed import Refreshed
 from pilothouse.storage.base import JournalStore
 
 ALL = "*"
@@ -25,26 +28,31 @@ class SwitchBoard:
         self.store = store
         self.fixed = dict.fromkeys(fixed or [], "engaged in settings")
         self.refresh_s = refresh_s
-        self._engaged: dict[str, str] = {}
-        self._read_at = float("-inf")
+        self._stored: Refreshed[dict[str, str]] | None = None
+        if store is not None:
+            self._stored = Refreshed(store.engaged_switches, refresh_s, "the kill switches")
+        # Store and settings switches together, made again only when a read brings news.
+        self._merged_from: dict[str, str] | None = None
+        self._merged = dict(self.fixed)
 
     def engaged(self) -> dict[str, str]:
         """Every engaged switch (settings and store) with its reason."""
-        return {**self._engaged, **self.fixed}
+        return dict(self._all())
 
     def reason(self, agent: str) -> str | None:
         """Why ``agent`` is stopped, or None when it may run."""
-        engaged = {**self._engaged, **self.fixed}
+        engaged = self._all()
         return engaged.get(agent) or engaged.get(ALL)
 
     async def refresh(self, force: bool = False) -> None:
-        """Re-read store switches if the last read is older than ``refresh_s``."""
-        if self.store is None:
+        """Read the store's switches: the first time (or with ``force``) now, waiting for
+        them; afterwards in the background once the last read is ``refresh_s`` old."""
+        if self._stored is None:
             return
-        now = time.monotonic()
-        if force or now - self._read_at >= self.refresh_s:
-            self._read_at = now
-            self._engaged = await self.store.engaged_switches()
+        if force:
+            await self._stored.reload()
+        else:
+            await self._stored.get()
 
     async def set(self, name: str, engaged: bool, reason: str) -> None:
         """Engage or release a switch in the store (and here at once)."""
@@ -52,3 +60,10 @@ class SwitchBoard:
             return
         await self.store.set_switch(name, engaged, reason, int(time.time()))
         await self.refresh(force=True)
+
+    def _all(self) -> dict[str, str]:
+        stored = self._stored.current() if self._stored is not None else None
+        if stored is not self._merged_from:
+            self._merged_from = stored
+            self._merged = {**(stored or {}), **self.fixed}
+        return self._merged

@@ -2,9 +2,11 @@
 
 A request pays from its API key's limits (carried by the principal, read with the key at
 authentication: no extra query) and from its tenant's (the tenant's own row, or the
-process defaults; cached per process for ``refresh_s``, so a change through the admin API
-reaches other replicas within that time and this one at once). A request whose key and
-tenant have no limits costs nothing here: no query, no wrapper.
+process defaults; read once per process and re-read in the background when older than
+``refresh_s`` (:class:`~pilothouse.runtime.refreshed.Refreshed`), so a change through the
+admin API reaches other replicas within about that time and this one at once, and no
+request waits for a re-read). A request whose key and tenant have no limits costs nothing
+here beyond that: no wrapper.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pilothouse.runtime.agent.source import AgentSource
 from pilothouse.runtime.budgets.ledger import Ledger, Payer
 from pilothouse.runtime.budgets.metered import MeteredProvider
 from pilothouse.runtime.providers.router import Resolved
+from pilothouse.runtime.refreshed import Refreshed
 from pilothouse.runtime.turn import Turn
 from pilothouse.storage.budgets import BudgetStore, TenantLimits
 
@@ -57,7 +60,7 @@ class BudgetGuard:
         self.defaults = defaults or BudgetLimits()
         self.refresh_s = refresh_s
         self.ledger = Ledger(store, clock, refused, usage)
-        self._tenants: dict[str, tuple[float, BudgetLimits]] = {}
+        self._tenants: dict[str, Refreshed[BudgetLimits]] = {}
 
     async def payers(self, principal: Principal | None) -> list[Payer]:
         """The key and the tenant, where they have limits."""
@@ -72,17 +75,23 @@ class BudgetGuard:
         return found
 
     async def tenant_limits(self, tenant: str) -> BudgetLimits:
-        """The tenant's limits in force (its own, else the defaults), briefly cached."""
-        now = time.monotonic()
-        cached = self._tenants.get(tenant)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        """The tenant's limits in force (its own, else the defaults), kept fresh in the
+        background (see the module docstring)."""
+        limits = self._tenants.get(tenant)
+        if limits is None:
+            if len(self._tenants) >= _MAX_CACHED_TENANTS:
+                self._tenants.clear()
+            limits = Refreshed(
+                lambda: self._read_limits(tenant),
+                self.refresh_s,
+                f"the budget limits of tenant {tenant!r}",
+            )
+            self._tenants[tenant] = limits
+        return await limits.get()
+
+    async def _read_limits(self, tenant: str) -> BudgetLimits:
         record = await self.store.tenant_limits(tenant)
-        limits = record.limits if record is not None else self.defaults
-        if len(self._tenants) >= _MAX_CACHED_TENANTS:
-            self._tenants.clear()
-        self._tenants[tenant] = (now + self.refresh_s, limits)
-        return limits
+        return record.limits if record is not None else self.defaults
 
     async def set_tenant_limits(self, record: TenantLimits) -> None:
         """Store a tenant's limits; this process applies them from the next request on."""
