@@ -3,7 +3,6 @@ real SQLite store on a frozen clock."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +44,6 @@ def test_limits_round_trip() -> None:
     assert limits == BudgetLimits(rpm=0, usd_per_day=3.0) and not limits.empty
     assert BudgetLimits.parse(limits.to_json()) == limits
     assert BudgetLimits.parse(None).empty and not BudgetLimits(rpm=1).meters_calls
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLStore]:
-    sql = SQLStore(f"sqlite:///{tmp_path / 'budgets.db'}")
-    await sql.start()
-    yield sql
-    await sql.close()
 
 
 async def test_reservations_hold_until_settled_to_the_actual_cost(store: SQLStore) -> None:

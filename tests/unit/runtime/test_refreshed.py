@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -62,12 +60,19 @@ async def test_the_first_read_is_waited_for_and_then_kept_for_refresh_s() -> Non
     assert source.reads == 1
 
 
-async def test_a_stale_value_is_returned_while_the_new_one_is_read() -> None:
+async def read_then_stale() -> tuple[Source, Refreshed[int]]:
+    """A value read once (1) and now refresh_s old, whose next reads wait for a gate."""
     source, clock = Source(), Clock()
     value = Refreshed(source.read, 1.0, "a number", clock)
     await value.get()
     source.gate = asyncio.Event()
     clock.now += 1.0
+    return source, value
+
+
+async def test_a_stale_value_is_returned_while_the_new_one_is_read() -> None:
+    source, value = await read_then_stale()
+    assert source.gate is not None
     assert await value.get() == 1  # not waiting for the re-read
     assert await value.get() == 1  # and only one re-read under way
     await settle()
@@ -79,11 +84,8 @@ async def test_a_stale_value_is_returned_while_the_new_one_is_read() -> None:
 
 
 async def test_a_reload_is_not_undone_by_a_re_read_begun_before_it() -> None:
-    source, clock = Source(), Clock()
-    value = Refreshed(source.read, 1.0, "a number", clock)
-    await value.get()
-    source.gate = asyncio.Event()
-    clock.now += 1.0
+    source, value = await read_then_stale()
+    assert source.gate is not None
     await value.get()  # re-read 2 begins and waits
     await settle()
     reload = asyncio.create_task(value.reload())  # read 3 begins after it
@@ -120,14 +122,6 @@ async def test_a_failed_first_read_raises_and_is_tried_again() -> None:
         await value.get()
     source.fail = False
     assert await value.get() == 2
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLStore]:
-    sql = SQLStore(f"sqlite:///{tmp_path / 'refreshed.db'}")
-    await sql.start()
-    yield sql
-    await sql.close()
 
 
 async def test_a_switch_engaged_by_another_replica_stops_steps_after_refresh_s(
