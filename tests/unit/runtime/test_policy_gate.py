@@ -53,6 +53,20 @@ def test_tool_decisions_cite_the_bundle_policies(gate: PolicyGate) -> None:
     assert held.allowed
 
 
+def test_each_tenant_has_its_own_engine_and_the_shared_cache_stays_bounded() -> None:
+    from pilothouse.control.policy import EngineCache
+
+    shared = EngineCache(size=1)
+    gate = PolicyGate(load_bundle(BUNDLE), "rel_1", "prod", cache=lambda: shared)
+    acme = gate.engine("acme")
+    assert gate.engine("acme") is acme  # asked again: the same engine, built once
+    globex = gate.engine("globex")
+    assert globex is not acme and globex.catalog.tenant == "globex"
+    assert len(shared) == 1  # the gate keeps one engine of its own, not one per tenant
+    again = gate.engine("acme")  # rebuilt by the shared cache, which had dropped it
+    assert again is not globex and again.catalog.tenant == "acme"
+
+
 def test_the_journal_event_names_what_was_decided(gate: PolicyGate) -> None:
     decision = gate.authorize(INVOKER, "use_model", ("model", "banned-model"), agent="guarded")
     event = policy_event(decision, ("model", "banned-model"))

@@ -70,9 +70,10 @@ class PolicyGate:
         self._shared = cache
         self._cache: EngineCache | None = None
         self._key = release_id or f"bundle:{Path(bundle.root).resolve()}"
-        # This gate's engine per tenant: the shared cache builds each engine once, and an
-        # engine never goes stale (its release is immutable), so the gate asks it once.
-        self._engines: dict[str, PolicyEngine] = {}
+        # The engine of the tenant asked last: an engine never goes stale (its release is
+        # immutable), so the common case (one tenant) skips the shared cache's lookup; one
+        # engine at most, so the shared cache's bound on engines still holds.
+        self._last: tuple[str, PolicyEngine] | None = None
         # Told of every decision (action, outcome, policy ids, correlation headers): the
         # metrics and the span those headers name (wired to Telemetry.policy_decision).
         self.observe: DecisionObserver | None = None
@@ -91,14 +92,15 @@ class PolicyGate:
 
     def engine(self, tenant: str) -> PolicyEngine:
         """The release's engine for ``tenant``, built on first use."""
-        engine = self._engines.get(tenant)
-        if engine is None:
-            from pilothouse.control.policy import EngineCache
+        last = self._last
+        if last is not None and last[0] == tenant:
+            return last[1]
+        from pilothouse.control.policy import EngineCache
 
-            if self._cache is None:
-                self._cache = self._shared() if self._shared is not None else EngineCache()
-            engine = self._cache.get(f"{self._key}/{tenant}", lambda: self._build(tenant))
-            self._engines[tenant] = engine
+        if self._cache is None:
+            self._cache = self._shared() if self._shared is not None else EngineCache()
+        engine = self._cache.get(f"{self._key}/{tenant}", lambda: self._build(tenant))
+        self._last = (tenant, engine)
         return engine
 
     def _build(self, tenant: str) -> PolicyEngine:
