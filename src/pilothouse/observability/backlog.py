@@ -43,9 +43,9 @@ DELAY_S = 0.05
 has run it before (:meth:`Backlog.flush_soon`). A short run's work is then done once, at
 its end, and no timer wakes the process in the middle of the run: a wake-up costs more
 than its work here, and one in the middle of a burst would put the work on the request
-path. Measured with ``bench/agent_ab.py`` at 10/5 ms (session 7), against a millisecond:
-own p50 1.5-2% lower. Long runs (a model call takes seconds) still show their spans and
-metrics within a twentieth of a second."""
+path. Measured with ``bench/agent_ab.py`` at 10/5 ms, concurrency 1 (session 7): a delay
+longer than a run instead of a millisecond, own p50 1.5-2% lower. Long runs (a model call
+takes seconds) still show their spans and metrics within a twentieth of a second."""
 
 
 class Backlog:
