@@ -35,6 +35,7 @@ from pathlib import Path
 
 from agent_loop import (
     HARNESS_CORE,
+    KEEP_IDLE_S,
     drive_pilothouse,
     harness,
     parse_delays,
@@ -79,7 +80,7 @@ async def compare(args: argparse.Namespace) -> None:
             url, pid = await stack.enter_async_context(server)
             servers.append((name, url, pid))
         client = await stack.enter_async_context(
-            HttpClient(limit_per_origin=1000, timeout_s=60.0, idle_timeout_s=3600.0)
+            HttpClient(limit_per_origin=1000, timeout_s=60.0, idle_timeout_s=KEEP_IDLE_S)
         )
         for model_ms, tool_ms in args.delays:
             h.set_latency(model_ms, tool_ms)

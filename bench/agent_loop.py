@@ -97,6 +97,10 @@ QUESTION = (
     "Check the ticket and search the knowledge base."
 )
 HARNESS_CORE, SUT_CORE = 0, 1
+KEEP_IDLE_S = 4.0
+"""How long the benchmark client keeps an idle connection to a server: less than the
+server's keep-alive (uvicorn's 5 s), so that a connection the server is closing is never
+reused. A POST on such a connection fails; it cannot be retried (it is not idempotent)."""
 PEERS = ("gateway_overhead", "pytest")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -793,7 +797,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                     floor_server(h.upstream.url, h.tools_url, workdir)
                 )
             client = await stack.enter_async_context(
-                HttpClient(limit_per_origin=1000, timeout_s=60.0, idle_timeout_s=3600.0)
+                HttpClient(limit_per_origin=1000, timeout_s=60.0, idle_timeout_s=KEEP_IDLE_S)
             )
             for round_no in range(1, args.rounds + 1):
                 print(f"Round {round_no}/{args.rounds}", flush=True)

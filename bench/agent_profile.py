@@ -39,6 +39,7 @@ from pathlib import Path
 
 from agent_loop import (
     BENCH,
+    KEEP_IDLE_S,
     RESULTS,
     drive_pilothouse,
     harness,
@@ -221,7 +222,9 @@ async def profile(args: argparse.Namespace) -> tuple[str, str]:
             store = f"sqlite:///{workdir}/bench.db"
             async with (
                 pilothouse_server(store, h.upstream.url, h.tools_url, workdir) as (url, pid),
-                HttpClient(limit_per_origin=1000, timeout_s=60.0, idle_timeout_s=3600.0) as client,
+                HttpClient(
+                    limit_per_origin=1000, timeout_s=60.0, idle_timeout_s=KEEP_IDLE_S
+                ) as client,
             ):
                 await drive_pilothouse(client, url, pid, args.concurrency, args.warmup, 1)
                 argv = [str(py_spy), "record", "--pid", str(pid), "--rate", str(args.rate), "--gil"]
