@@ -135,7 +135,7 @@ async def test_a_switch_engaged_by_another_replica_stops_steps_after_refresh_s(
     assert here.reason("desk") is None  # read less than refresh_s ago
     await asyncio.sleep(0.06)
     await here.refresh()  # starts the re-read, does not wait for it
-    for _ in range(100):
+    for _ in range(1000):
         if here.reason("desk") is not None:
             break
         await asyncio.sleep(0.005)
@@ -161,10 +161,9 @@ async def test_tenant_limits_changed_by_another_replica_apply_after_refresh_s(
     assert await here.tenant_limits("acme") == defaults
     own = BudgetLimits(rpm=5, usd_per_day=1.0)
     await elsewhere.set_tenant_limits(TenantLimits("acme", own, 1, "key_x"))
-    assert await here.tenant_limits("acme") == defaults  # cached
+    assert await here.tenant_limits("acme") == defaults  # answered at once, not re-read
     await asyncio.sleep(0.06)
-    assert await here.tenant_limits("acme") == defaults  # the re-read runs meanwhile
-    for _ in range(100):
+    for _ in range(1000):  # a re-read starts once refresh_s has passed
         if await here.tenant_limits("acme") == own:
             break
         await asyncio.sleep(0.005)
