@@ -19,6 +19,10 @@ and set in that server's environment. ``PYTHONPATH=<tree>/src`` runs another sou
     python bench/agent_ab.py "plain=" "traced=PILOTHOUSE_TRACE_EXPORTER=jsonl"
 
 ``--postgres [URL]`` gives each server a fresh PostgreSQL database instead of a SQLite file.
+``--sdk`` adds the OpenAI Agents SDK (``agent_loop.py``'s runner, in its own virtualenv) to
+the alternating blocks, a fresh runner process per block after its own warm-up, and prints
+each variant's own p50 as a share of the SDK's: the issue-3 ratio, paired block by block
+rather than cell after cell, so that the host's drift between cells does not enter it.
 
 It prints, per delay setting and variant, own p50 and p95, the median of the blocks' CPU
 per run, and own p50 relative to the first variant. Nothing is written.
@@ -37,6 +41,8 @@ from agent_loop import (
     HARNESS_CORE,
     KEEP_IDLE_S,
     drive_pilothouse,
+    drive_sdk,
+    ensure_sdk_venv,
     harness,
     parse_delays,
     pilothouse_server,
@@ -45,6 +51,9 @@ from agent_loop import (
 )
 
 from pilothouse.runtime.http import HttpClient
+
+SDK = "agents-sdk"
+"""The name under which ``--sdk`` measures the OpenAI Agents SDK."""
 
 
 def sched_ns(pid: int) -> int:
@@ -65,6 +74,7 @@ def variant(spec: str) -> tuple[str, dict[str, str]]:
 
 async def compare(args: argparse.Namespace) -> None:
     """Start every variant's server, then measure them in alternating blocks."""
+    sdk_python = ensure_sdk_venv() if args.sdk else None
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setaffinity(0, {HARNESS_CORE})
     async with harness() as h, contextlib.AsyncExitStack() as stack:
@@ -79,6 +89,8 @@ async def compare(args: argparse.Namespace) -> None:
             server = pilothouse_server(store, h.upstream.url, h.tools_url, workdir, env)
             url, pid = await stack.enter_async_context(server)
             servers.append((name, url, pid))
+        if sdk_python is not None:
+            servers.append((SDK, "", 0))
         client = await stack.enter_async_context(
             HttpClient(limit_per_origin=1000, timeout_s=60.0, idle_timeout_s=KEEP_IDLE_S)
         )
@@ -86,30 +98,47 @@ async def compare(args: argparse.Namespace) -> None:
             h.set_latency(model_ms, tool_ms)
             owns: dict[str, list[float]] = {name: [] for name, _, _ in servers}
             cpus: dict[str, list[float]] = {name: [] for name, _, _ in servers}
-            for _, url, pid in servers:
-                await drive_pilothouse(client, url, pid, args.concurrency, args.warmup, 1)
+            for name, url, pid in servers:
+                if name != SDK:
+                    await drive_pilothouse(client, url, pid, args.concurrency, args.warmup, 1)
             for block in range(args.blocks):
                 for name, url, pid in servers if block % 2 == 0 else servers[::-1]:
-                    await drive_pilothouse(client, url, pid, args.concurrency, 3, 1)
-                    h.recorder.clear()
-                    before = sched_ns(pid)
-                    cell = await drive_pilothouse(client, url, pid, args.concurrency, 0, args.block)
-                    cpus[name].append((sched_ns(pid) - before) / 1e9 / len(cell.runs))
+                    if name == SDK:
+                        assert sdk_python is not None
+                        h.recorder.clear()
+                        cell = await drive_sdk(
+                            sdk_python,
+                            h.upstream.url,
+                            h.tools_url,
+                            args.concurrency,
+                            args.warmup,
+                            args.block,
+                        )
+                        cpus[name].append(cell.cpu_s / len(cell.runs))
+                    else:
+                        await drive_pilothouse(client, url, pid, args.concurrency, 3, 1)
+                        h.recorder.clear()
+                        before = sched_ns(pid)
+                        cell = await drive_pilothouse(
+                            client, url, pid, args.concurrency, 0, args.block
+                        )
+                        cpus[name].append((sched_ns(pid) - before) / 1e9 / len(cell.runs))
                     for run in cell.runs:
                         spans = h.recorder.spans[run["key"]]
                         external = union_length([(s, e) for _, s, e in spans])
                         owns[name].append(run["end"] - run["start"] - external)
             print(f"delays {model_ms:g}/{tool_ms:g} ms, concurrency {args.concurrency}:")
-            first = None
+            p50s = {name: sorted(owns[name])[len(owns[name]) // 2] for name, _, _ in servers}
+            first = p50s[servers[0][0]]
             for name, _, _ in servers:
                 ordered = sorted(owns[name])
-                p50 = ordered[len(ordered) // 2]
+                p50 = p50s[name]
                 p95 = ordered[int(len(ordered) * 0.95)]
-                first = first or p50
+                share = f"  {p50 / p50s[SDK]:5.3f} of the SDK's" if SDK in p50s else ""
                 print(
                     f"  {name:<12} own p50 {p50 * 1e3:6.3f} p95 {p95 * 1e3:6.3f} ms"
                     f"  cpu/run {statistics.median(cpus[name]) * 1e3:6.3f} ms"
-                    f"  ({p50 / first:5.3f})",
+                    f"  ({p50 / first:5.3f}){share}",
                     flush=True,
                 )
 
@@ -130,6 +159,11 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=10, help="blocks per server")
     parser.add_argument("--block", type=int, default=50, help="timed runs per block")
     parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument(
+        "--sdk",
+        action="store_true",
+        help="also measure the OpenAI Agents SDK in the same alternating blocks",
+    )
     args = parser.parse_args()
     import uvloop
 
