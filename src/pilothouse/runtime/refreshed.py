@@ -4,15 +4,19 @@ Kill switches and a tenant's budget limits are read from the store, cached for a
 second, and consulted on every request or step. Re-reading them on the request path made
 one request a second pay a store read (on SQLite, a hop to a reader thread and back:
 0.3-1 ms at concurrency 1, against an agent run's 2-5 ms of own time), which shows in the
-tail. A :class:`Refreshed` value is therefore read once, waited for, and from then on
-re-read in the background when it is older than ``refresh_s``: callers get the value they
-had until the new one arrives, a millisecond or so later. A change made elsewhere is seen
-within ``refresh_s`` plus one read, as before; :meth:`Refreshed.reload` reads now and waits
-(what a change made through this process uses).
+tail. A :class:`Refreshed` value is therefore re-read in the background once it is half
+``refresh_s`` old: while traffic flows, callers get the value they had until the new one
+arrives, a millisecond or so later, and never wait.
 
-A failed background read keeps the last value and is logged; the next try comes
-``refresh_s`` later. A failed first read (or reload) raises to its caller, as a read on the
-request path always did.
+The bound is kept as before: a value is never answered once it is ``refresh_s`` old (its
+age counted from the start of the read that produced it). After an idle spell, or while
+re-reads fail, the caller waits for a fresh read, so a change made elsewhere (a kill switch
+engaged on another replica) is seen within ``refresh_s``. :meth:`Refreshed.reload` reads now
+and waits (what a change made through this process uses), and a read begun earlier never
+replaces the value of one begun later.
+
+A failed background read keeps the last value and is logged; a failed read that a caller
+waits for raises to that caller, as a read on the request path always did.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ class Refreshed(Generic[T]):
 
     Args:
         read: Reads the value from the store.
-        refresh_s: How old the value may get before a re-read starts.
+        refresh_s: The oldest a value may be when it is answered; re-reads start in the
+            background at half that age.
         what: Names the value in the log when a background read fails.
         clock: Monotonic seconds.
     """
@@ -50,26 +55,23 @@ class Refreshed(Generic[T]):
         self._what = what
         self._clock = clock
         self._value: T | None = None
-        self._known = False
-        self._read_at = 0.0
+        self._value_at = float("-inf")  # when the read whose value is in force began
+        self._tried_at = float("-inf")  # when the last read began
         self._reading: asyncio.Task[None] | None = None
         self._started = 0  # reads begun
         self._applied = 0  # the latest-begun read whose value is in force
 
     async def get(self) -> T:
-        """The value: read and waited for the first time, then the last one read (a
-        stale value starts a re-read in the background)."""
-        if not self._known:
+        """The value: a fresh read waited for when there is none younger than
+        ``refresh_s``, else the last one read (a re-read starts in the background when
+        it is half that old)."""
+        now = self._clock()
+        if now - self._value_at >= self.refresh_s:
             return await self.reload()
-        if self._clock() - self._read_at >= self.refresh_s and not self._busy():
-            self._read_at = self._clock()  # one re-read at a time, and none for refresh_s
+        if now - self._tried_at >= self.refresh_s / 2 and not self._busy():
+            self._tried_at = now  # one re-read at a time
             self._reading = asyncio.get_running_loop().create_task(self._reread())
         return self._value  # type: ignore[return-value]
-
-    def _busy(self) -> bool:
-        """Whether a re-read is under way (one begun on a loop since closed is not)."""
-        reading = self._reading
-        return reading is not None and not reading.done() and not reading.get_loop().is_closed()
 
     def current(self) -> T | None:
         """The last value read, without reading (None before the first read)."""
@@ -77,20 +79,22 @@ class Refreshed(Generic[T]):
 
     async def reload(self) -> T:
         """Read now and wait for it."""
-        self._read_at = self._clock()
         await self._take()
-        self._known = True
         return self._value  # type: ignore[return-value]  # ours, or one begun later
 
-    async def _take(self) -> T:
-        """One read; its value is kept unless a read begun later was kept first (so a
-        background read that started before a reload never undoes it)."""
+    def _busy(self) -> bool:
+        """Whether a re-read is under way (one begun on a loop since closed is not)."""
+        reading = self._reading
+        return reading is not None and not reading.done() and not reading.get_loop().is_closed()
+
+    async def _take(self) -> None:
+        """One read; its value is kept unless a read begun later was kept first."""
         self._started += 1
-        number = self._started
+        number, began = self._started, self._clock()
+        self._tried_at = began
         value = await self._read()
         if number > self._applied:
-            self._value, self._applied = value, number
-        return value
+            self._value, self._value_at, self._applied = value, began, number
 
     async def _reread(self) -> None:
         try:

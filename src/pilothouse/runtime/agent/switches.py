@@ -2,11 +2,11 @@
 
 Switches come from two places: settings (``PILOTHOUSE_KILL_SWITCH``, fixed for the process)
 and the store (engaged through the admin API, seen by every process sharing the store).
-Store switches are read once and then re-read in the background when older than
-``refresh_s`` (:class:`~pilothouse.runtime.refreshed.Refreshed`), so that checking before
-every step costs a dictionary lookup and never waits for the store, and a switch engaged
-anywhere stops steps everywhere within about a second. A switch set through this process
-applies at once.
+Store switches are re-read in the background once half ``refresh_s`` old, and never used
+once ``refresh_s`` old (:class:`~pilothouse.runtime.refreshed.Refreshed`): checking before
+every step costs a dictionary lookup and, while steps keep coming, never waits for the
+store, and a switch engaged anywhere stops steps everywhere within about a second. A switch
+set through this process applies at once.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ class SwitchBoard:
         return engaged.get(agent) or engaged.get(ALL)
 
     async def refresh(self, force: bool = False) -> None:
-        """Read the store's switches: the first time (or with ``force``) now, waiting for
-        them; afterwards in the background once the last read is ``refresh_s`` old."""
+        """Bring the store's switches up to date: with ``force``, or when the last read
+        is ``refresh_s`` old, by a read waited for; else in the background once it is
+        half that old."""
         if self._stored is None:
             return
         if force:

@@ -2,11 +2,11 @@
 
 A request pays from its API key's limits (carried by the principal, read with the key at
 authentication: no extra query) and from its tenant's (the tenant's own row, or the
-process defaults; read once per process and re-read in the background when older than
-``refresh_s`` (:class:`~pilothouse.runtime.refreshed.Refreshed`), so a change through the
-admin API reaches other replicas within about that time and this one at once, and no
-request waits for a re-read). A request whose key and tenant have no limits costs nothing
-here beyond that: no wrapper.
+process defaults; re-read in the background once half ``refresh_s`` old and never used
+once ``refresh_s`` old (:class:`~pilothouse.runtime.refreshed.Refreshed`), so a change
+through the admin API reaches other replicas within that time and this one at once, and
+while requests keep coming none waits for a re-read). A request whose key and tenant have no
+limits costs nothing here beyond that: no wrapper.
 """
 
 from __future__ import annotations
