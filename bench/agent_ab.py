@@ -40,6 +40,8 @@ from pathlib import Path
 from agent_loop import (
     HARNESS_CORE,
     KEEP_IDLE_S,
+    CellRun,
+    Harness,
     drive_pilothouse,
     drive_sdk,
     ensure_sdk_venv,
@@ -72,6 +74,30 @@ def variant(spec: str) -> tuple[str, dict[str, str]]:
     return name, env
 
 
+async def one_block(
+    h: Harness,
+    client: HttpClient,
+    sdk_python: Path | None,
+    args: argparse.Namespace,
+    system: tuple[str, str, int],
+) -> tuple[CellRun, float]:
+    """One block's timed runs of one system (a variant's server, or the SDK), and its CPU
+    seconds per run."""
+    name, url, pid = system
+    if name == SDK:
+        assert sdk_python is not None
+        h.recorder.clear()
+        cell = await drive_sdk(
+            sdk_python, h.upstream.url, h.tools_url, args.concurrency, args.warmup, args.block
+        )
+        return cell, cell.cpu_s / len(cell.runs)
+    await drive_pilothouse(client, url, pid, args.concurrency, 3, 1)
+    h.recorder.clear()
+    before = sched_ns(pid)
+    cell = await drive_pilothouse(client, url, pid, args.concurrency, 0, args.block)
+    return cell, (sched_ns(pid) - before) / 1e9 / len(cell.runs)
+
+
 async def compare(args: argparse.Namespace) -> None:
     """Start every variant's server, then measure them in alternating blocks."""
     sdk_python = ensure_sdk_venv() if args.sdk else None
@@ -101,28 +127,11 @@ async def compare(args: argparse.Namespace) -> None:
             for name, url, pid in servers:
                 if name != SDK:
                     await drive_pilothouse(client, url, pid, args.concurrency, args.warmup, 1)
+
             for block in range(args.blocks):
                 for name, url, pid in servers if block % 2 == 0 else servers[::-1]:
-                    if name == SDK:
-                        assert sdk_python is not None
-                        h.recorder.clear()
-                        cell = await drive_sdk(
-                            sdk_python,
-                            h.upstream.url,
-                            h.tools_url,
-                            args.concurrency,
-                            args.warmup,
-                            args.block,
-                        )
-                        cpus[name].append(cell.cpu_s / len(cell.runs))
-                    else:
-                        await drive_pilothouse(client, url, pid, args.concurrency, 3, 1)
-                        h.recorder.clear()
-                        before = sched_ns(pid)
-                        cell = await drive_pilothouse(
-                            client, url, pid, args.concurrency, 0, args.block
-                        )
-                        cpus[name].append((sched_ns(pid) - before) / 1e9 / len(cell.runs))
+                    cell, cpu = await one_block(h, client, sdk_python, args, (name, url, pid))
+                    cpus[name].append(cpu)
                     for run in cell.runs:
                         spans = h.recorder.spans[run["key"]]
                         external = union_length([(s, e) for _, s, e in spans])

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import agent_loop
 from agent_ab import variant
-from agent_loop import drive_pilothouse, harness, parse_delays, pilothouse_server
+from agent_loop import KEEP_IDLE_S, drive_pilothouse, harness, parse_delays, pilothouse_server
 
 from pilothouse.runtime.http import HttpClient
 
@@ -91,7 +91,9 @@ async def count(settings: dict[str, str], args: argparse.Namespace) -> float:
                     url,
                     pid,
                 ),
-                HttpClient(limit_per_origin=10, timeout_s=120.0) as client,
+                HttpClient(
+                    limit_per_origin=10, timeout_s=120.0, idle_timeout_s=KEEP_IDLE_S
+                ) as client,
             ):
                 await drive_pilothouse(client, url, pid, 1, args.warmup, 1)
                 found = await _run("pgrep", "-f", f"callgrind-out-file={out_dir}")
@@ -104,7 +106,8 @@ async def count(settings: dict[str, str], args: argparse.Namespace) -> float:
             args.keep.mkdir(parents=True, exist_ok=True)
             for path in out_dir.glob("callgrind.*.out*"):
                 shutil.copy(path, args.keep / path.name)
-        return _total_ir(out_dir) / args.runs / 1e6
+        runs: int = args.runs
+        return _total_ir(out_dir) / runs / 1e6
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -68,8 +68,7 @@ class Refreshed(Generic[T]):
         now = self._clock()
         if now - self._value_at >= self.refresh_s:
             return await self.reload()
-        if now - self._tried_at >= self.refresh_s / 2 and not self._busy():
-            self._tried_at = now  # one re-read at a time
+        if now - self._tried_at >= self.refresh_s / 2 and not self._busy():  # one at a time
             self._reading = asyncio.get_running_loop().create_task(self._reread())
         return self._value  # type: ignore[return-value]
 
@@ -101,5 +100,3 @@ class Refreshed(Generic[T]):
             await self._take()
         except Exception:
             log.warning("re-reading %s failed; the last value stays in force", self._what)
-        finally:
-            self._reading = None

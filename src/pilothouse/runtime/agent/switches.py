@@ -27,7 +27,6 @@ class SwitchBoard:
     ) -> None:
         self.store = store
         self.fixed = dict.fromkeys(fixed or [], "engaged in settings")
-        self.refresh_s = refresh_s
         self._stored: Refreshed[dict[str, str]] | None = None
         if store is not None:
             self._stored = Refreshed(store.engaged_switches, refresh_s, "the kill switches")
