@@ -48,26 +48,30 @@ def before_tool_calls(state: RunState, calls: list[tuple[str, dict[str, Any]]]) 
         return LimitHit(
             "max_tool_calls", f"the run reached its limit of {limits.max_tool_calls} tool calls"
         )
-    per_tool = state.per_tool.copy()
-    identical = state.identical.copy()
+    # The batch's own counts, on top of the run's (plain dicts: copying the run's
+    # Counters for every batch cost more than the checks).
+    per_tool: dict[str, int] = {}
+    identical: dict[str, int] = {}
     for name, arguments in calls:
-        per_tool[name] += 1
+        count = per_tool[name] = per_tool.get(name, state.per_tool[name]) + 1
         cap = limits.max_tool_calls_per_tool.get(name)
-        if cap is not None and per_tool[name] > cap:
+        if cap is not None and count > cap:
             return LimitHit(
                 "max_tool_calls_per_tool", f"the tool {name} reached its limit of {cap} calls"
             )
         signature = call_signature(name, arguments)
-        identical[signature] += 1
+        repeats = identical[signature] = identical.get(signature, state.identical[signature]) + 1
         repeat = limits.max_identical_calls
-        if repeat is not None and identical[signature] > repeat:
+        if repeat is not None and repeats > repeat:
             return LimitHit(
                 "max_identical_calls",
                 f"the tool {name} was requested with identical arguments more than {repeat} times",
             )
     state.tool_calls += len(calls)
-    state.per_tool = per_tool
-    state.identical = identical
+    for name, count in per_tool.items():  # totals (Counter.update would add them)
+        state.per_tool[name] = count
+    for signature, repeats in identical.items():
+        state.identical[signature] = repeats
     return None
 
 
