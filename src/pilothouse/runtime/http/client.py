@@ -18,8 +18,14 @@ and no more: no redirects, cookies, proxies or environment settings.
   receiving; for a stream, until the body ends or the block is left); ``connect_timeout_s``
   bounds getting a connection. Both raise :class:`TimeoutError`.
 * **A stale keep-alive connection** (the peer closed it while idle, and the close crossed
-  the request) is retried once on a new connection, for idempotent methods only and only
-  when not a byte of the answer came back: aiohttp does the same.
+  the request) is retried once on a new connection, only when not a byte of the answer
+  came back, and only for an idempotent method (aiohttp does the same) or for any request
+  of a client made with ``replay_stale``: the model providers', since a model call has no
+  effect but its cost, and the retry that would follow instead waits out the connection
+  error's ``retry_after``. Servers close idle connections after a few seconds (uvicorn and
+  Node after 5), so under sparse traffic the race is real. Tool calls are not resent here
+  even though they carry an idempotency key: the gateway decides their retries and
+  journals every attempt.
 
 Errors are the tree in :mod:`.errors`.
 """
@@ -59,6 +65,9 @@ class HttpClient:
         idle_timeout_s: Seconds an idle keep-alive connection is kept.
         ssl_context: TLS settings for ``https``; ``ssl.create_default_context()`` if None.
         user_agent: The ``User-Agent`` sent unless a request gives its own.
+        replay_stale: Whether any request may be sent again on a stale connection, not
+            only those of idempotent methods (a client for model calls, which have no
+            effect but their cost).
     """
 
     def __init__(
@@ -70,6 +79,7 @@ class HttpClient:
         idle_timeout_s: float = 15.0,
         ssl_context: ssl.SSLContext | None = None,
         user_agent: str = f"pilothouse/{__version__}",
+        replay_stale: bool = False,
     ) -> None:
         self._limit = limit_per_origin
         self._timeout = timeout_s
@@ -77,6 +87,7 @@ class HttpClient:
         self._idle_timeout = idle_timeout_s
         self._ssl_context = ssl_context
         self._user_agent = user_agent
+        self._replay = replay_stale
         self._pools: dict[OriginKey, OriginPool] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -102,7 +113,7 @@ class HttpClient:
             TimeoutError: The deadline passed.
             HTTPClientError: See :mod:`.errors`.
         """
-        request = _Request(method, url, params, headers, body, self._user_agent)
+        request = _Request(method, url, params, headers, body, self._user_agent, self._replay)
         pool, conn = await self._start(request, timeout_s, stream=False)
         raw = conn.take_body()
         status, response_headers = conn.status, conn.headers
@@ -123,7 +134,7 @@ class HttpClient:
         :class:`~.response.StreamingResponse` once its head arrived. Leaving the block
         returns the connection to the pool when the body was read to its end, and closes
         it otherwise."""
-        request = _Request(method, url, params, headers, body, self._user_agent)
+        request = _Request(method, url, params, headers, body, self._user_agent, self._replay)
         return StreamContext(self, request, timeout_s)
 
     async def aclose(self) -> None:
@@ -160,7 +171,7 @@ class HttpClient:
                 await (conn.wait_head() if stream else conn.wait_complete())
             except ConnectionClosed:
                 pool.release(conn, conn.finish())
-                if retried or not reused or conn.received or not request.idempotent:
+                if retried or not reused or conn.received or not request.resendable:
                     raise
                 retried = True
                 continue
@@ -232,7 +243,7 @@ class StreamContext:
 class _Request:
     """A request made ready to send: its origin and its bytes on the wire."""
 
-    __slots__ = ("data", "head_only", "idempotent", "key", "url")
+    __slots__ = ("data", "head_only", "key", "resendable", "url")
 
     def __init__(
         self,
@@ -242,6 +253,7 @@ class _Request:
         headers: Mapping[str, str] | None,
         body: bytes | None,
         user_agent: str,
+        replayable: bool = False,
     ) -> None:
         if isinstance(url, str):
             url = URL(url)
@@ -254,7 +266,7 @@ class _Request:
         self.url = url
         self.key: OriginKey = (scheme, url.raw_host, url.port)
         self.head_only = method == "HEAD"
-        self.idempotent = method in _IDEMPOTENT
+        self.resendable = replayable or method in _IDEMPOTENT
         self.data = _head(method, url, headers, body, user_agent) + (body or b"")
 
 

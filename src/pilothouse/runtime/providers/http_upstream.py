@@ -51,8 +51,14 @@ class HttpUpstream:
     def _client(self) -> HttpClient:
         """The connection pool, created on first use (it binds to the running loop)."""
         if self._session is None or self._session.closed:
+            # A model call may be sent again on a keep-alive connection the server closed
+            # as it went out: it has no effect but its cost, and the retry that would
+            # follow instead waits a second (the connection error's retry_after).
             self._session = HttpClient(
-                limit_per_origin=512, timeout_s=self.timeout_s, connect_timeout_s=10
+                limit_per_origin=512,
+                timeout_s=self.timeout_s,
+                connect_timeout_s=10,
+                replay_stale=True,
             )
         return self._session
 

@@ -244,9 +244,18 @@ async def test_an_idle_connection_the_server_closed_is_not_reused(client: HttpCl
     assert server.connections == 2
 
 
-@pytest.mark.parametrize(("method", "retried"), [("GET", True), ("POST", False)])
-async def test_a_stale_connection_is_retried_once_for_idempotent_methods(
-    client: HttpClient, method: str, retried: bool
+@pytest.mark.parametrize(
+    ("method", "headers", "replay_stale", "retried"),
+    [
+        ("GET", {}, False, True),
+        ("POST", {}, False, False),
+        ("POST", {"Idempotency-Key": "ph-1"}, False, False),  # the tool gateway retries
+        ("POST", {}, True, True),
+    ],
+    ids=["get", "post", "post-keyed", "post-replay-stale-client"],
+)
+async def test_a_stale_connection_is_retried_once_for_requests_that_may_be_sent_twice(
+    method: str, headers: dict[str, str], replay_stale: bool, retried: bool
 ) -> None:
     async def handler(request: Received, writer: asyncio.StreamWriter) -> bool:
         if "/second" in request.line and request.connection == 1:
@@ -254,13 +263,14 @@ async def test_a_stale_connection_is_retried_once_for_idempotent_methods(
         writer.write(reply(b"fine"))
         return True
 
-    async with RawServer(handler) as server:
-        await client.request(method, server.url + "/first")
+    async with RawServer(handler) as server, HttpClient(replay_stale=replay_stale) as client:
+        await client.request(method, server.url + "/first", headers=headers)
         if retried:
-            assert (await client.request(method, server.url + "/second")).body == b"fine"
+            second = await client.request(method, server.url + "/second", headers=headers)
+            assert second.body == b"fine"
         else:
             with pytest.raises(ConnectionClosed):
-                await client.request(method, server.url + "/second")
+                await client.request(method, server.url + "/second", headers=headers)
     assert server.connections == (2 if retried else 1)
 
 

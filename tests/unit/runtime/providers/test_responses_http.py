@@ -20,6 +20,7 @@ from pilothouse.runtime.providers.responses_http import (
     _error_from,
     _retry_after,
 )
+from tests.unit.runtime.http.raw_server import RawServer, Received, reply
 
 COMPLETED: dict[str, Any] = {"status": "completed", "output": [], "usage": None, "model": "m"}
 
@@ -119,6 +120,28 @@ async def test_headers_merge_by_name_on_the_wire() -> None:
     assert upstream.header_lines("x-a") == ["1"]
     assert upstream.header_lines("content-type") == ["application/json"]
     assert upstream.header_lines("traceparent") == []  # empty correlation values are dropped
+
+
+async def test_a_model_call_crossing_a_keep_alive_close_is_sent_again_at_once() -> None:
+    """The server closes its idle connection as the second call goes out (uvicorn's 5 s
+    keep-alive under sparse traffic): the call is sent again on a new connection, with no
+    error for the retry layer to wait out."""
+    answered = orjson.dumps(COMPLETED)
+
+    async def handler(request: Received, writer: asyncio.StreamWriter) -> bool:
+        if request.connection == 1 and len(server.received) == 2:
+            return False  # the close crosses the request: not a byte answered
+        writer.write(reply(answered, headers="content-type: application/json\r\n"))
+        return True
+
+    async with RawServer(handler) as server:
+        provider = ResponsesHTTPProvider("up", server.url + "/v1/responses", NoAuth())
+        try:
+            results = [await provider.complete(ModelRequest(model="m", input=[])) for _ in "ab"]
+        finally:
+            await provider.aclose()
+    assert [result.status for result in results] == ["completed", "completed"]
+    assert (server.connections, len(server.received)) == (2, 3)
 
 
 async def test_stream_in_tiny_crlf_chunks_with_comments() -> None:
