@@ -360,6 +360,22 @@ def pinned(core: int, argv: list[str]) -> list[str]:
     return argv
 
 
+async def wake_probe() -> dict[str, float] | None:
+    """How much slower a small burst of work runs on the system-under-test core after
+    10 ms asleep than back to back, now (``bench/wake_penalty.py --probe``): the host's
+    phase, which decides much of the 10/5 ms figures. None if the probe failed."""
+    argv = [sys.executable, str(BENCH / "wake_penalty.py"), "--probe", "--core", str(SUT_CORE)]
+    proc = await asyncio.create_subprocess_exec(
+        *pinned(SUT_CORE, argv), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    try:
+        measured: dict[str, float] = json.loads(out)
+    except ValueError:
+        return None
+    return measured
+
+
 async def stop_process(proc: asyncio.subprocess.Process) -> None:
     """SIGTERM, then SIGKILL after 15 s."""
     if proc.returncode is not None:
@@ -767,6 +783,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     start_conditions = await wait_quiet(args.quiet_wait, args.max_load)
     print(f"Start conditions: {start_conditions}", flush=True)
     cells: list[dict[str, Any]] = []
+    hosts: list[dict[str, Any]] = []
     workdir = Path(tempfile.mkdtemp(prefix="pilothouse-agentbench-"))
     try:
         async with harness() as h, contextlib.AsyncExitStack() as stack:
@@ -801,6 +818,10 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             )
             for round_no in range(1, args.rounds + 1):
                 print(f"Round {round_no}/{args.rounds}", flush=True)
+                await wait_quiet(args.quiet_wait, None)
+                host = {"round": round_no, **(await wake_probe() or {})}
+                print(f"  host: {host}", flush=True)
+                hosts.append(host)
                 for model_ms, tool_ms in args.delays:
                     h.set_latency(model_ms, tool_ms)
                     for concurrency in args.concurrency:
@@ -859,6 +880,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "traced": args.traced,
             "floor": args.floor,
         },
+        "hosts": hosts,
         "cells": cells,
         "ratios": ratios(cells),
     }
@@ -954,14 +976,23 @@ def markdown(result: dict[str, Any]) -> str:
         "Ratios to the Agents SDK measured in the same round (target for Pilothouse: own p50"
         " ≤ 0.2; `floor` is the journey's HTTP hops alone, `bench/agent_floor.py`):",
         "",
-        "| round | system | delays | conc. | own p50 | own p95 | CPU/run | runs/s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| round | system | delays | conc. | own p50 | own p95 | CPU/run | runs/s "
+        "| host's wake x, 10 ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    wake = {h["round"]: h.get("ratio_10ms") for h in result.get("hosts", [])}
     lines += [
         f"| {r['round']} | {r['system']} | {r['delays']} | {r['concurrency']} "
         f"| {r['own_p50_ratio']:.3f} | {r['own_p95_ratio']:.3f} "
-        f"| {r['cpu_per_run_ratio']:.3f} | {r['runs_per_s_ratio']:.3f} |"
+        f"| {r['cpu_per_run_ratio']:.3f} | {r['runs_per_s_ratio']:.3f} "
+        f"| {wake.get(r['round']) or '-'} |"
         for r in result["ratios"]
+    ]
+    lines += [
+        "",
+        "Host's wake x: `bench/wake_penalty.py --probe` on the system-under-test core before"
+        " the round, the time of a 2,000-object burst after 10 ms asleep over its time back"
+        " to back (1.2 in session 5's quiet hour, 3-10 in the noisy phases).",
     ]
     return "\n".join(lines) + "\n"
 

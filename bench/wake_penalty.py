@@ -12,6 +12,12 @@ repetition). It prints the median time per burst for each size and sleep, and th
 the back-to-back time.
 
     python bench/wake_penalty.py [--core 1] [--reps 200]
+    python bench/wake_penalty.py --probe     # one line of JSON: the host's phase, in ~2 s
+
+``--probe`` measures only the 2,000-object burst, back to back and after 10 ms asleep, and
+prints ``{"warm_us": …, "after_10ms_us": …, "ratio_10ms": …}``; ``agent_loop.py`` runs it
+before every round and records it next to the round's ratios, since how much a wait costs
+here swings from hour to hour and decides much of the 10/5 ms figures.
 
 Results of a run go in ``bench/RESULTS.md`` (agent-loop section) with the machine.
 """
@@ -19,6 +25,7 @@ Results of a run go in ``bench/RESULTS.md`` (agent-loop section) with the machin
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -49,14 +56,32 @@ def measure(objects: list[dict[str, int]], order: list[int], sleep_s: float, rep
     return statistics.median(times)
 
 
+def probe(reps: int) -> dict[str, float]:
+    """The first size's burst back to back and after a 10 ms sleep (microseconds)."""
+    count, touch = SIZES[0]
+    objects = [{"a": i, "b": i * 2} for i in range(count)]
+    order = random.Random(7).sample(range(count), touch)
+    warm = measure(objects, order, 0.0, reps)
+    slept = measure(objects, order, 0.010, reps)
+    return {
+        "warm_us": round(warm * 1e6, 1),
+        "after_10ms_us": round(slept * 1e6, 1),
+        "ratio_10ms": round(slept / warm, 2),
+    }
+
+
 def main() -> None:
     """Parse the arguments, pin to the core, measure and print a table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--core", type=int, default=1, help="core to pin to (the SUT core)")
     parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--probe", action="store_true", help="one JSON line: 2,000 objects")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > args.core:
         os.sched_setaffinity(0, {args.core})
+    if args.probe:
+        print(json.dumps(probe(min(args.reps, 100))))
+        return
     model = ""
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
