@@ -253,7 +253,7 @@ class _Request:
         headers: Mapping[str, str] | None,
         body: bytes | None,
         user_agent: str,
-        replayable: bool = False,
+        replay_stale: bool = False,
     ) -> None:
         if isinstance(url, str):
             url = URL(url)
@@ -266,7 +266,7 @@ class _Request:
         self.url = url
         self.key: OriginKey = (scheme, url.raw_host, url.port)
         self.head_only = method == "HEAD"
-        self.resendable = replayable or method in _IDEMPOTENT
+        self.resendable = replay_stale or method in _IDEMPOTENT
         self.data = _head(method, url, headers, body, user_agent) + (body or b"")
 
 
