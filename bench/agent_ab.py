@@ -39,9 +39,9 @@ from pathlib import Path
 
 from agent_loop import (
     HARNESS_CORE,
-    KEEP_IDLE_S,
     CellRun,
     Harness,
+    bench_client,
     drive_pilothouse,
     drive_sdk,
     ensure_sdk_venv,
@@ -117,9 +117,7 @@ async def compare(args: argparse.Namespace) -> None:
             servers.append((name, url, pid))
         if sdk_python is not None:
             servers.append((SDK, "", 0))
-        client = await stack.enter_async_context(
-            HttpClient(limit_per_origin=1000, timeout_s=60.0, idle_timeout_s=KEEP_IDLE_S)
-        )
+        client = await stack.enter_async_context(bench_client())
         for model_ms, tool_ms in args.delays:
             h.set_latency(model_ms, tool_ms)
             owns: dict[str, list[float]] = {name: [] for name, _, _ in servers}

@@ -32,9 +32,7 @@ from pathlib import Path
 
 import agent_loop
 from agent_ab import variant
-from agent_loop import KEEP_IDLE_S, drive_pilothouse, harness, parse_delays, pilothouse_server
-
-from pilothouse.runtime.http import HttpClient
+from agent_loop import bench_client, drive_pilothouse, harness, parse_delays, pilothouse_server
 
 _pinned = agent_loop.pinned
 
@@ -91,9 +89,7 @@ async def count(settings: dict[str, str], args: argparse.Namespace) -> float:
                     url,
                     pid,
                 ),
-                HttpClient(
-                    limit_per_origin=10, timeout_s=120.0, idle_timeout_s=KEEP_IDLE_S
-                ) as client,
+                bench_client(limit_per_origin=10, timeout_s=120.0) as client,
             ):
                 await drive_pilothouse(client, url, pid, 1, args.warmup, 1)
                 found = await _run("pgrep", "-f", f"callgrind-out-file={out_dir}")

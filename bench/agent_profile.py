@@ -39,8 +39,8 @@ from pathlib import Path
 
 from agent_loop import (
     BENCH,
-    KEEP_IDLE_S,
     RESULTS,
+    bench_client,
     drive_pilothouse,
     harness,
     parse_delays,
@@ -49,8 +49,6 @@ from agent_loop import (
     stop_process,
     wait_quiet,
 )
-
-from pilothouse.runtime.http import HttpClient
 
 TOOLS_VENV = BENCH / ".venvs" / "tools"
 PY_SPY = "py-spy==0.4.3"
@@ -222,9 +220,7 @@ async def profile(args: argparse.Namespace) -> tuple[str, str]:
             store = f"sqlite:///{workdir}/bench.db"
             async with (
                 pilothouse_server(store, h.upstream.url, h.tools_url, workdir) as (url, pid),
-                HttpClient(
-                    limit_per_origin=1000, timeout_s=60.0, idle_timeout_s=KEEP_IDLE_S
-                ) as client,
+                bench_client() as client,
             ):
                 await drive_pilothouse(client, url, pid, args.concurrency, args.warmup, 1)
                 argv = [str(py_spy), "record", "--pid", str(pid), "--rate", str(args.rate), "--gil"]

@@ -56,11 +56,14 @@ def measure(objects: list[dict[str, int]], order: list[int], sleep_s: float, rep
     return statistics.median(times)
 
 
+def workload(count: int, touch: int, rng: random.Random) -> tuple[list[dict[str, int]], list[int]]:
+    """``count`` small dicts, and ``touch`` of their indexes in a random order."""
+    return [{"a": i, "b": i * 2} for i in range(count)], rng.sample(range(count), touch)
+
+
 def probe(reps: int) -> dict[str, float]:
     """The first size's burst back to back and after a 10 ms sleep (microseconds)."""
-    count, touch = SIZES[0]
-    objects = [{"a": i, "b": i * 2} for i in range(count)]
-    order = random.Random(7).sample(range(count), touch)
+    objects, order = workload(*SIZES[0], random.Random(7))
     warm = measure(objects, order, 0.0, reps)
     slept = measure(objects, order, 0.010, reps)
     return {
@@ -93,8 +96,7 @@ def main() -> None:
     print("|---|---|" + "---|" * len(SLEEPS_MS))
     rng = random.Random(7)
     for count, touch in SIZES:
-        objects = [{"a": i, "b": i * 2} for i in range(count)]
-        order = rng.sample(range(count), touch)
+        objects, order = workload(count, touch, rng)
         warm = measure(objects, order, 0.0, args.reps)
         cells = []
         for ms in SLEEPS_MS:

@@ -253,7 +253,7 @@ class _Request:
         headers: Mapping[str, str] | None,
         body: bytes | None,
         user_agent: str,
-        replay_stale: bool = False,
+        replay_stale: bool,
     ) -> None:
         if isinstance(url, str):
             url = URL(url)
